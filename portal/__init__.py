@@ -1,0 +1,103 @@
+"""Portal: an account portal (pages + JSON API) built with Flask."""
+
+import os
+
+from flask import Flask
+from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from portal.config import load_config
+from portal.extensions import csrf, db, jwt, limiter, login_manager, migrate
+
+__version__ = "0.1.0"
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: configuration, extensions, blueprints, error handlers, CLI."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=os.path.join(ROOT, "templates"),
+        static_folder=os.path.join(ROOT, "static"),
+    )
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(load_config(app.instance_path, test_config))
+    if hops := app.config["PROXY_FIX_HOPS"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+
+    from portal import logs
+
+    logs.init_app(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    jwt.init_app(app)
+    limiter.init_app(app)
+    _init_login(app)
+    _enable_sqlite_foreign_keys(app)
+
+    from portal import errors, health
+    from portal.admin import bp as admin_bp
+    from portal.api import bp as api_bp
+    from portal.auth import bp as auth_bp
+    from portal.profile import bp as profile_bp
+    from portal.sessions import bp as sessions_bp
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(profile_bp)
+    app.register_blueprint(sessions_bp)
+    app.register_blueprint(admin_bp)
+    csrf.exempt(api_bp)  # token-authenticated, never cookie-authenticated
+    app.register_blueprint(api_bp)
+    errors.init_app(app)
+
+    from portal.cli import users_cli
+
+    app.cli.add_command(users_cli)
+
+    @app.context_processor
+    def inject_version():
+        return {"portal_version": __version__}
+
+    return app
+
+
+def _init_login(app: Flask) -> None:
+    from flask_login import current_user  # noqa: F401 - imported for templates' sake
+
+    from portal.client import Client
+    from portal.flows.sessions import load_active_session, touch
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.sign_in"
+    login_manager.login_message = "Sign in to continue."
+    login_manager.login_message_category = "info"
+    # Sessions are rows in `sessions`; IP changes (mobile networks) must not sign people out.
+    login_manager.session_protection = None
+
+    @login_manager.user_loader
+    def load_user(session_id: str):
+        """The cookie holds a session id: an ended session signs the browser out at once."""
+        loaded = load_active_session(session_id)
+        if loaded is None:
+            return None
+        session, user = loaded
+        touch(session, Client.from_request())
+        return user
+
+
+def _enable_sqlite_foreign_keys(app: Flask) -> None:
+    """SQLite ignores ON DELETE CASCADE unless asked; PostgreSQL always honours it."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    with app.app_context():
+        engine = db.engine
+
+        @event.listens_for(engine, "connect")
+        def _fk_on(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()

@@ -1,0 +1,37 @@
+"""Forms of the entrance pages (rules live in the flows)."""
+
+from wtforms import EmailField, HiddenField, PasswordField, StringField
+
+from portal.forms import PortalForm
+
+
+class SignUpForm(PortalForm):
+    email = EmailField("Email")
+    username = StringField("Username")
+    password = PasswordField("Password")
+
+
+class VerifyForm(PortalForm):
+    email = HiddenField("Email")
+    code = StringField(
+        "6-digit code",
+        render_kw={"class": "code", "inputmode": "numeric", "maxlength": 6, "pattern": "[0-9]*"},
+    )
+
+
+class ResendForm(PortalForm):
+    email = HiddenField("Email")
+
+
+class SignInForm(PortalForm):
+    login = StringField("Email or username")
+    password = PasswordField("Password")
+    next = HiddenField()
+
+
+class ForgotPasswordForm(PortalForm):
+    email = EmailField("Email")
+
+
+class ResetPasswordForm(PortalForm):
+    password = PasswordField("New password")

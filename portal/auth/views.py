@@ -1,0 +1,215 @@
+"""Entrance views: translate forms to flows and flows back to pages."""
+
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, logout_user
+
+from portal.auth.forms import (
+    ForgotPasswordForm,
+    ResendForm,
+    ResetPasswordForm,
+    SignInForm,
+    SignUpForm,
+    VerifyForm,
+)
+from portal.auth import bp
+from portal.client import Client
+from portal.extensions import limiter
+from portal.flows import FlowError
+from portal.flows import password_reset
+from portal.flows.signin import sign_in as sign_in_flow
+from portal.flows.signin import sign_out as sign_out_flow
+from portal.flows.signin import sign_out_everywhere as sign_out_everywhere_flow
+from portal.flows.signup import resend_verification, sign_up as sign_up_flow, verify_email
+from portal.htmx import render_page_or_partial
+from portal.web import form_status, go, safe_next, start_browser_session
+
+# Per-IP limits on the doors attackers knock on (shared across workers with Redis storage).
+SUBMIT = "POST"
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit("10 per minute; 50 per hour", methods=[SUBMIT])
+def sign_up():
+    """Create an account; a code is emailed to confirm the address."""
+    if current_user.is_authenticated:
+        return redirect(url_for("profile.show"))
+    form = SignUpForm()
+    if form.validate_on_submit():
+        try:
+            result = sign_up_flow(
+                form.value("email"), form.value("username"), form.value("password"),
+                Client.from_request(),
+            )
+        except FlowError as error:
+            form.show(error)
+        else:
+            session["verify_email"] = result.email
+            if result.email_failed:
+                flash(
+                    "Your account is ready, but we could not send the code just now. "
+                    "Use “Send a new code” below.",
+                    "error",
+                )
+            else:
+                flash(f"We sent a 6-digit code to {result.email}.", "info")
+            return go(url_for("auth.verify"))
+    return render_page_or_partial(
+        "auth/sign_up.html", "auth/_sign_up_form.html", form_status(form), form=form
+    )
+
+
+def _pending_email() -> str:
+    """The address being confirmed: from the form, else from this browser's sign-up."""
+    return (request.form.get("email") or session.get("verify_email") or "")[:254]
+
+
+@bp.route("/verify", methods=["GET", "POST"])
+@limiter.limit("20 per minute", methods=[SUBMIT])
+def verify():
+    """Type the emailed code: the account is confirmed and signed in."""
+    form = VerifyForm(email=_pending_email())
+    if form.validate_on_submit():
+        try:
+            user_session = verify_email(
+                form.value("email"), form.value("code"), Client.from_request(), kind="web"
+            )
+        except FlowError as error:
+            form.show(error)
+        else:
+            start_browser_session(user_session)
+            flash("Your email is confirmed. Welcome!", "success")
+            return go(url_for("profile.show"))
+    return render_page_or_partial(
+        "auth/verify.html",
+        "auth/_verify_form.html",
+        form_status(form),
+        form=form,
+        resend_form=ResendForm(email=form.email.data),
+    )
+
+
+@bp.post("/verify/resend")
+@limiter.limit("5 per minute; 30 per hour")
+def resend_code():
+    """Send a fresh code (at most one a minute; the old code stops working)."""
+    form = ResendForm()
+    message, status = None, 200
+    if form.validate_on_submit():
+        try:
+            resend_verification(form.value("email"), Client.from_request())
+        except FlowError as error:
+            message, status = error.message, 422
+        else:
+            session["verify_email"] = form.value("email")[:254]
+            message = (
+                "If this address is waiting for confirmation, a new code is on its way. "
+                "Codes can be sent once a minute; the newest one is the one that works."
+            )
+    else:
+        message, status = "Reload the page and try again.", 400
+    if request.headers.get("HX-Request") == "true":
+        return render_template("auth/_resend_status.html", message=message), status
+    flash(message, "info" if status == 200 else "error")
+    return redirect(url_for("auth.verify"), 303)
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+@limiter.limit("10 per minute; 100 per hour", methods=[SUBMIT])
+def sign_in():
+    """Email or username and password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("profile.show"))
+    form = SignInForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        try:
+            user_session = sign_in_flow(
+                form.value("login"), form.value("password"), Client.from_request(), kind="web"
+            )
+        except FlowError as error:
+            if error.code == "email_not_verified":
+                session["verify_email"] = error.extra.get("email", "")
+                flash(error.message, "info")
+                return go(url_for("auth.verify"))
+            form.show(error)
+        else:
+            start_browser_session(user_session)
+            return go(safe_next(form.value("next"), url_for("profile.show")))
+    return render_page_or_partial(
+        "auth/sign_in.html", "auth/_sign_in_form.html", form_status(form), form=form
+    )
+
+
+@bp.post("/signout")
+@login_required
+def sign_out():
+    """End this session on the server, then forget the cookie."""
+    sign_out_flow(current_user, current_user.session, Client.from_request())
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return go(url_for("auth.sign_in"))
+
+
+@bp.post("/signout/everywhere")
+@login_required
+def sign_out_everywhere():
+    """End every session of this account, this one included."""
+    sign_out_everywhere_flow(current_user, Client.from_request())
+    logout_user()
+    session.clear()
+    flash("You are signed out on every device.", "info")
+    return go(url_for("auth.sign_in"))
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@limiter.limit("5 per minute; 30 per hour", methods=[SUBMIT])
+def forgot_password():
+    """Ask for a reset link; the answer never says whether the account exists."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        try:
+            password_reset.request_password_reset(form.value("email"), Client.from_request())
+        except FlowError as error:
+            form.show(error)
+        else:
+            return render_page_or_partial(
+                "auth/forgot_password_sent.html",
+                "auth/_forgot_password_sent.html",
+                email=form.value("email").strip()[:254],
+            )
+    return render_page_or_partial(
+        "auth/forgot_password.html", "auth/_forgot_password_form.html", form_status(form),
+        form=form,
+    )
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=[SUBMIT])
+def reset_password(token: str):
+    """Choose a new password from the emailed link."""
+    return _reset(token)
+
+
+def _reset(token: str):
+    form = ResetPasswordForm()
+    try:
+        user = password_reset.check_reset_token(token)
+    except FlowError as error:
+        return render_template("auth/reset_invalid.html", message=error.message), 400
+    if form.validate_on_submit():
+        try:
+            password_reset.reset_password(token, form.value("password"), Client.from_request())
+        except FlowError as error:
+            if error.code == "invalid_reset_token":
+                return render_template("auth/reset_invalid.html", message=error.message), 400
+            form.show(error)
+        else:
+            if current_user.is_authenticated:
+                logout_user()
+                session.clear()
+            flash("Your password is changed and every session was ended. Sign in again.", "success")
+            return go(url_for("auth.sign_in"))
+    return render_page_or_partial(
+        "auth/reset_password.html", "auth/_reset_password_form.html", form_status(form),
+        form=form, token=token, user=user,
+    )

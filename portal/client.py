@@ -1,0 +1,45 @@
+"""Where a request comes from: IP address and a readable device label."""
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from user_agents import parse
+
+
+@lru_cache(maxsize=1024)
+def device_label(user_agent: str) -> str:
+    """'Firefox on Linux', 'Mobile Safari on iOS', or 'Unknown device'."""
+    if not user_agent:
+        return "Unknown device"
+    agent = parse(user_agent)
+    browser = agent.browser.family
+    os_name = agent.os.family
+    if agent.is_bot:
+        return f"Bot ({browser})"[:128]
+    parts = [p for p in (browser, os_name) if p and p != "Other"]
+    if not parts:
+        return (user_agent.split("/")[0].strip() or "Unknown device")[:128]
+    if len(parts) == 2:
+        return f"{parts[0]} on {parts[1]}"[:128]
+    return parts[0][:128]
+
+
+@dataclass(frozen=True)
+class Client:
+    """The caller of a flow, so flows never need to look at `request`."""
+
+    ip_address: str = ""
+    user_agent: str = ""
+
+    @property
+    def device(self) -> str:
+        return device_label(self.user_agent[:512])
+
+    @classmethod
+    def from_request(cls) -> "Client":
+        from flask import request
+
+        return cls(
+            ip_address=(request.remote_addr or "")[:64],
+            user_agent=request.headers.get("User-Agent", "")[:512],
+        )

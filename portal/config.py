@@ -1,0 +1,120 @@
+"""Configuration: defaults in one place, then the environment (DESIGN.md section 2)."""
+
+import hashlib
+import hmac
+import os
+import secrets
+from datetime import timedelta
+
+# Values that must never be used as a production SECRET_KEY.
+WEAK_SECRETS = {"dev", "secret", "changeme", "change-me", "development", "password", "portal"}
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(RuntimeError):
+    """The environment asks for something the portal refuses to run with."""
+
+
+def _defaults(instance_path: str) -> dict:
+    return {
+        "PORTAL_ENV": "development",
+        "DATABASE_URL": None,
+        "SECRET_KEY": None,
+        "JWT_SECRET_KEY": None,
+        "PORTAL_BASE_URL": "http://127.0.0.1:5000",
+        "MAIL_BACKEND": None,
+        "MAIL_FROM": "Portal <noreply@localhost>",
+        "MAIL_FILE_DIR": os.path.join(instance_path, "mail"),
+        "RESEND_API_KEY": None,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        # How many reverse proxies in front of the app set X-Forwarded-For (0: trust none).
+        "PROXY_FIX_HOPS": 0,
+        # Not environment settings: fixed rules of the portal, overridable in tests only.
+        "ARGON2_TIME_COST": 2,
+        "ARGON2_MEMORY_COST": 19 * 1024,  # KiB: OWASP minimum for argon2id
+        "ARGON2_PARALLELISM": 1,
+        "WEB_SESSION_LIFETIME": timedelta(days=14),
+        "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=30),
+        "JWT_REFRESH_TOKEN_EXPIRES": timedelta(days=7),
+        "REFRESH_REUSE_GRACE": timedelta(seconds=10),
+        "RATELIMIT_ENABLED": True,
+        "MAX_CONTENT_LENGTH": 64 * 1024,
+    }
+
+
+ENV_NAMES = (
+    "PORTAL_ENV",
+    "DATABASE_URL",
+    "SECRET_KEY",
+    "JWT_SECRET_KEY",
+    "PORTAL_BASE_URL",
+    "MAIL_BACKEND",
+    "MAIL_FROM",
+    "MAIL_FILE_DIR",
+    "RESEND_API_KEY",
+    "RATELIMIT_STORAGE_URI",
+    "PROXY_FIX_HOPS",
+)
+
+
+def is_weak_secret(value: str | None) -> bool:
+    return not value or len(value) < MIN_SECRET_LENGTH or value.lower() in WEAK_SECRETS
+
+
+def load_config(instance_path: str, overrides: dict | None = None) -> dict:
+    """Defaults, then the environment, then `overrides` (tests); returns the final mapping."""
+    config = _defaults(instance_path)
+    for name in ENV_NAMES:
+        if os.environ.get(name):
+            config[name] = os.environ[name]
+    config.update(overrides or {})
+
+    env = config["PORTAL_ENV"]
+    if env not in ("development", "production"):
+        raise ConfigError(f"PORTAL_ENV must be 'development' or 'production', not {env!r}")
+    production = env == "production"
+
+    if production and is_weak_secret(config["SECRET_KEY"]):
+        raise ConfigError(
+            f"PORTAL_ENV=production needs a SECRET_KEY of at least {MIN_SECRET_LENGTH} random "
+            "characters (python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
+    if not config["SECRET_KEY"]:
+        # Development only: a fresh key per start signs everyone out on restart, which is fine.
+        config["SECRET_KEY"] = secrets.token_urlsafe(48)
+    if not config["JWT_SECRET_KEY"]:
+        config["JWT_SECRET_KEY"] = hmac.new(
+            config["SECRET_KEY"].encode(), b"portal-jwt-signing-key", hashlib.sha256
+        ).hexdigest()
+    if len(config["JWT_SECRET_KEY"].encode()) < 32:
+        raise ConfigError("JWT_SECRET_KEY must be at least 32 bytes")
+
+    if not config["DATABASE_URL"]:
+        config["DATABASE_URL"] = "sqlite:///" + os.path.join(instance_path, "portal.sqlite3")
+    config["SQLALCHEMY_DATABASE_URI"] = config["DATABASE_URL"]
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+
+    if not config["MAIL_BACKEND"]:
+        config["MAIL_BACKEND"] = "resend" if production else "console"
+    if config["MAIL_BACKEND"] not in ("resend", "console", "file"):
+        raise ConfigError("MAIL_BACKEND must be one of resend, console, file")
+    if config["MAIL_BACKEND"] == "resend" and not config["RESEND_API_KEY"]:
+        raise ConfigError("MAIL_BACKEND=resend needs RESEND_API_KEY")
+
+    config["PORTAL_BASE_URL"] = config["PORTAL_BASE_URL"].rstrip("/")
+    config["PERMANENT_SESSION_LIFETIME"] = config["WEB_SESSION_LIFETIME"]
+    config["SESSION_COOKIE_HTTPONLY"] = True
+    config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    config["SESSION_COOKIE_SECURE"] = production
+    config["SESSION_COOKIE_NAME"] = "__Host-portal" if production else "portal"
+    config["REMEMBER_COOKIE_HTTPONLY"] = True
+    config["REMEMBER_COOKIE_SECURE"] = production
+    try:
+        config["PROXY_FIX_HOPS"] = int(config["PROXY_FIX_HOPS"])
+    except ValueError:
+        raise ConfigError("PROXY_FIX_HOPS must be a whole number") from None
+    config["RATELIMIT_HEADERS_ENABLED"] = True
+    # CSRF tokens live as long as the browser session, so a form left open still works.
+    config["WTF_CSRF_TIME_LIMIT"] = None
+    config["SQLALCHEMY_TRACK_MODIFICATIONS"] = False
+    return config

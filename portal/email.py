@@ -1,0 +1,120 @@
+"""send_email(): renders a .txt + .html pair and hands it to the configured backend.
+
+The only module that knows Resend. Backends: `resend` (production), `console` (prints),
+`file` (one JSON file per message in MAIL_FILE_DIR, for people and black-box tests).
+"""
+
+import json
+import logging
+import os
+import uuid
+
+from blinker import signal
+from flask import after_this_request, current_app, has_request_context, render_template
+
+from portal import clock
+
+log = logging.getLogger(__name__)
+
+# Fired after each message is handed to the backend; the tests' `outbox` listens.
+email_sent = signal("portal-email-sent")
+
+SUBJECTS = {
+    "verify_email": "Your Portal confirmation code",
+    "account_exists": "You already have a Portal account",
+    "reset_password": "Reset your Portal password",
+    "password_changed": "Your Portal password was changed",
+    "email_change": "Confirm your new Portal email address",
+    "token_reuse_alert": "We ended a session of yours to protect your account",
+    "account_deleted": "Your Portal account was deleted",
+}
+
+
+class EmailError(RuntimeError):
+    """The message could not be handed to the mail service."""
+
+
+def send_email(to: str, kind: str, **context) -> None:
+    """Render templates/email/<kind>.{txt,html} and send them to one address now."""
+    _deliver(_build(to, kind, context))
+
+
+def send_email_after_response(to: str, kind: str, **context) -> None:
+    """Render now, send once the response has gone out: answers that must not tell whether an
+    account exists (forgot password) then take the same time either way. Failures are logged."""
+    message = _build(to, kind, context)
+    if not has_request_context():
+        _deliver_quietly(message)
+        return
+    app = current_app._get_current_object()
+
+    @after_this_request
+    def _send_on_close(response):
+        def deliver():
+            with app.app_context():
+                _deliver_quietly(message)
+
+        response.call_on_close(deliver)
+        return response
+
+
+def _build(to: str, kind: str, context: dict) -> dict:
+    context.setdefault("base_url", current_app.config["PORTAL_BASE_URL"])
+    return {
+        "to": [to],
+        "subject": SUBJECTS[kind],
+        "text": render_template(f"email/{kind}.txt", **context),
+        "html": render_template(f"email/{kind}.html", **context),
+        "kind": kind,
+    }
+
+
+def _deliver_quietly(message: dict) -> None:
+    try:
+        _deliver(message)
+    except EmailError:
+        pass  # already logged by _deliver
+
+
+def _deliver(message: dict) -> None:
+    backend = current_app.config["MAIL_BACKEND"]
+    try:
+        {"resend": _send_resend, "console": _send_console, "file": _send_file}[backend](message)
+    except Exception as exc:  # any failure of the mail service is one kind of failure here
+        log.warning("email_failed", extra={"kind": message["kind"], "error": type(exc).__name__})
+        raise EmailError(str(exc)) from exc
+    log.info("email_sent", extra={"kind": message["kind"], "backend": backend})
+    email_sent.send(current_app._get_current_object(), message=message)
+
+
+def _send_resend(message: dict) -> None:
+    import resend
+
+    resend.api_key = current_app.config["RESEND_API_KEY"]
+    params = {
+        "from": current_app.config["MAIL_FROM"],
+        "to": message["to"],
+        "subject": message["subject"],
+        "text": message["text"],
+        "html": message["html"],
+        "tags": [{"name": "kind", "value": message["kind"]}],
+    }
+    # A retried request must not send the same message twice.
+    resend.Emails.send(params, {"idempotency_key": str(uuid.uuid4())})
+
+
+def _send_console(message: dict) -> None:
+    print(  # noqa: T201 - the console backend's whole point
+        f"\n--- email to {', '.join(message['to'])}: {message['subject']} ---\n"
+        f"{message['text']}\n--- end of email ---\n",
+        flush=True,
+    )
+
+
+def _send_file(message: dict) -> None:
+    directory = current_app.config["MAIL_FILE_DIR"]
+    os.makedirs(directory, exist_ok=True)
+    stamp = clock.utcnow().strftime("%Y%m%dT%H%M%S%f")
+    path = os.path.join(directory, f"{stamp}-{message['kind']}-{uuid.uuid4().hex[:8]}.json")
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(message, fh, ensure_ascii=False, indent=2)

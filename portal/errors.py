@@ -1,0 +1,106 @@
+"""Error answers: a readable page for people, problem+json under /api/."""
+
+import logging
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from portal.extensions import db
+from portal.problems import problem
+
+log = logging.getLogger(__name__)
+
+CODES = {
+    400: "bad_request",
+    401: "invalid_token",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+MESSAGES = {
+    403: "You don't have access to this page.",
+    404: "There is nothing at this address.",
+    405: "That action is not available here.",
+    413: "That was more than we accept in one go.",
+    429: "Too many attempts. Wait a minute and try again.",
+}
+
+
+def wants_problem_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _retry_after(error) -> dict:
+    value = getattr(error, "retry_after", None)
+    if value is None:
+        limit = getattr(error, "limit", None)
+        value = getattr(getattr(limit, "limit", None), "get_expiry", lambda: 60)()
+    return {"Retry-After": str(int(value))}
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        if wants_problem_json():
+            return problem(400, "csrf_failed", "The CSRF token is missing or invalid.")
+        return (
+            render_template(
+                "error.html",
+                status=400,
+                message="This form has expired. Go back, reload the page and try again.",
+            ),
+            400,
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        status = error.code or 500
+        headers = _retry_after(error) if status == 429 else {}
+        if wants_problem_json():
+            detail = MESSAGES.get(status) or error.description or "Error"
+            response = problem(status, CODES.get(status, "error"), detail, headers=headers)
+            if status == 405 and getattr(error, "valid_methods", None):
+                response.headers["Allow"] = ", ".join(error.valid_methods)
+            return response
+        message = MESSAGES.get(status) or error.description
+        response = app.make_response(
+            (render_template("error.html", status=status, message=message), status)
+        )
+        response.headers.update(headers)
+        if status == 405 and getattr(error, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        log.exception("unhandled_error")
+        db.session.rollback()
+        if wants_problem_json():
+            return problem(500, "internal_error", "Something went wrong on our side.")
+        return render_template(
+            "error.html", status=500, message="Something went wrong on our side."
+        ), 500
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        # No-referrer keeps reset-link tokens out of other sites' logs.
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
+        )
+        if app.config["SESSION_COOKIE_SECURE"]:
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=63072000; includeSubDomains"
+            )
+        if request.endpoint and not request.endpoint.startswith(("static", "health")):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response

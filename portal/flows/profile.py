@@ -1,0 +1,123 @@
+"""Profile: username, email (confirmed by a code to the new address), password, deletion."""
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from portal.client import Client
+from portal.extensions import db
+from portal.flows import FlowError, codes, events, invalid
+from portal.flows.accounts import find_by_email, try_send
+from portal.flows.sessions import revoke_all
+from portal.flows.validation import (
+    check_new_password,
+    normalize_email,
+    normalize_username,
+    plain_password,
+)
+from portal.models import User, UserSession
+from portal.passwords import hash_password, verify_password
+
+EMAIL_CHANGE = "email_change"
+
+
+def change_username(user: User, username, client: Client) -> User:
+    username, problem = normalize_username(username)
+    if problem:
+        raise invalid({"username": [problem]})
+    if username == user.username:
+        return user
+    taken = db.session.scalar(select(User.id).where(User.username == username))
+    if taken is not None:
+        raise FlowError("username_taken", "That username is taken. Try another.", field="username")
+    old = user.username
+    user.username = username
+    events.record("username_changed", user, client=client, old=old, new=username)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise FlowError(
+            "username_taken", "That username is taken. Try another.", field="username"
+        ) from None
+    return user
+
+
+def request_email_change(user: User, email, client: Client) -> User:
+    """Send a code to the new address; the email changes only when it is confirmed. If the
+    address belongs to someone else, its owner gets an "account exists" note instead of a code,
+    so the answer never tells who has an account."""
+    email, problem = normalize_email(email)
+    if problem:
+        raise invalid({"email": [problem]})
+    if email == user.email:
+        raise invalid({"email": ["That is already your email address."]})
+    if user.pending_email == email and not codes.can_send_again(user, EMAIL_CHANGE):
+        return user  # asked twice within a minute: the first code is still on its way
+    user.pending_email = email
+    owner = find_by_email(email)
+    if owner is not None:
+        codes.discard_codes(user, EMAIL_CHANGE)
+        events.record("email_change_requested", user, client=client, new=email)
+        db.session.commit()
+        try_send(email, "account_exists", user=owner)
+        return user
+    code = codes.issue_code(user, EMAIL_CHANGE, target=email)
+    events.record("email_change_requested", user, client=client, new=email)
+    db.session.commit()
+    try_send(email, "email_change", user=user, code=code, minutes=15)
+    return user
+
+
+def confirm_email_change(user: User, code, client: Client) -> User:
+    record = codes.spend_code(user, EMAIL_CHANGE, code)
+    old, new = user.email, record.target
+    if find_by_email(new) is not None:
+        db.session.commit()
+        raise invalid({"code": ["That address is now used by another account."]})
+    user.email = new
+    user.pending_email = None
+    events.record("email_changed", user, client=client, old=old, new=new)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise invalid({"code": ["That address is now used by another account."]}) from None
+    return user
+
+
+def cancel_email_change(user: User) -> User:
+    user.pending_email = None
+    codes.discard_codes(user, EMAIL_CHANGE)
+    db.session.commit()
+    return user
+
+
+def change_password(
+    user: User, current_password, new_password, current: UserSession | None, client: Client
+) -> User:
+    """Needs the current password; every other session ends, this one stays."""
+    if not verify_password(user.password_hash, plain_password(current_password)):
+        raise invalid({"current_password": ["That is not your current password."]})
+    problem = check_new_password(new_password, email=user.email, username=user.username)
+    if not problem and new_password == current_password:
+        problem = "Choose a password different from your current one."
+    if problem:
+        raise invalid({"new_password": [problem]})
+    user.password_hash = hash_password(new_password)
+    ended = revoke_all(user, "Password was changed", keep=current)
+    events.record("password_changed", user, client=client, session=current, sessions_ended=ended)
+    db.session.commit()
+    try_send(user.email, "password_changed", user=user, device=client.device)
+    return user
+
+
+def delete_account(user: User, password, client: Client) -> None:
+    """Needs the password. Sessions and codes go with the account; its events stay,
+    detached, with the email they were about."""
+    if not verify_password(user.password_hash, plain_password(password)):
+        raise invalid({"password": ["That is not your password."]})
+    email, username = user.email, user.username
+    events.record("account_deleted", user, client=client)
+    db.session.delete(user)
+    db.session.commit()
+    try_send(email, "account_deleted", username=username)

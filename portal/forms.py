@@ -1,0 +1,28 @@
+"""Shared form plumbing: flows own the rules, forms carry CSRF and show the errors."""
+
+from flask_wtf import FlaskForm
+
+from portal.flows import FlowError
+
+
+class PortalForm(FlaskForm):
+    """A form whose fields are checked by the flows; it only keeps their messages."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.form_errors: list[str] = []
+
+    def show(self, error: FlowError) -> None:
+        """Put a flow's messages next to the fields they are about."""
+        for name, messages in error.errors.items():
+            field = self._fields.get(name)
+            if field is not None:
+                field.errors = list(field.errors) + list(messages)
+            else:
+                self.form_errors.extend(messages)
+        if not error.errors:
+            self.form_errors.append(error.message)
+
+    def value(self, name: str) -> str:
+        """A field's submitted text, '' when missing (never None)."""
+        return self._fields[name].data or ""

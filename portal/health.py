@@ -1,0 +1,30 @@
+"""Liveness and readiness for load balancers and orchestrators."""
+
+from flask import Blueprint, jsonify
+from sqlalchemy import text
+
+from portal import clock
+from portal.extensions import db, limiter
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/health")
+@limiter.exempt
+def live():
+    """The process answers."""
+    from portal import __version__
+
+    return {"status": "ok", "version": __version__, "time": clock.utcnow().isoformat()}
+
+
+@bp.get("/health/db")
+@limiter.exempt
+def ready():
+    """The database answers a SELECT 1."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:
+        db.session.rollback()
+        return jsonify(status="unavailable", database="unreachable"), 503
+    return {"status": "ok", "database": "ok"}

@@ -1,0 +1,154 @@
+"""The data model of DESIGN.md section 3: users, their sessions, one-time codes, events."""
+
+import uuid
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import DateTime, TypeDecorator
+
+from portal import clock
+from portal.extensions import db
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC datetime on PostgreSQL and SQLite alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value, dialect):
+        return clock.aware(value)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    # Stored lower-cased, so plain unique indexes give case-insensitive uniqueness and
+    # prefix search (admin) can use an index.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    username: Mapped[str] = mapped_column(String(32), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_verified: Mapped[bool] = mapped_column(default=False)
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    # A new address waiting for its confirmation code (profile: change email).
+    pending_email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=clock.utcnow, onupdate=clock.utcnow
+    )
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        # Admin search is a case-insensitive prefix match on stored lower-case values; on
+        # PostgreSQL, LIKE 'prefix%' needs pattern ops to use an index under any collation.
+        Index("ix_users_email_pattern", "email", postgresql_ops={"email": "varchar_pattern_ops"}),
+        Index(
+            "ix_users_username_pattern",
+            "username",
+            postgresql_ops={"username": "varchar_pattern_ops"},
+        ),
+    )
+
+    sessions: Mapped[list["UserSession"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    # The session this request is signed in with (set by the web and API loaders).
+    session = None  # type: UserSession | None
+
+    def get_id(self) -> str:
+        """Flask-Login keeps the *session* id in the cookie, so ending the row signs out."""
+        if self.session is None:
+            raise RuntimeError("a user is signed in through a UserSession")
+        return str(self.session.id)
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"
+
+
+class UserSession(db.Model):
+    """One sign-in on one device: what users and admins see and end."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8))  # "web" | "api"
+    refresh_jti: Mapped[str | None] = mapped_column(String(64))
+    previous_refresh_jti: Mapped[str | None] = mapped_column(String(64))
+    refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user_agent: Mapped[str] = mapped_column(String(512), default="")
+    device_label: Mapped[str] = mapped_column(String(128), default="Unknown device")
+    ip_address: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_reason: Mapped[str | None] = mapped_column(String(200))
+
+    user: Mapped[User] = relationship(back_populates="sessions")
+
+    __table_args__ = (Index("ix_sessions_user_id_created_at", "user_id", "created_at"),)
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and self.expires_at > clock.utcnow()
+
+    @classmethod
+    def active_clause(cls):
+        return (cls.revoked_at.is_(None)) & (cls.expires_at > clock.utcnow())
+
+
+class OneTimeCode(db.Model):
+    """A secret sent by email: a 6-digit code or a reset token; only its keyed hash is kept."""
+
+    __tablename__ = "one_time_codes"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(32))
+    secret_hash: Mapped[str] = mapped_column(String(64), index=True)
+    # What the code confirms beyond the account itself (the new address of an email change).
+    target: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (Index("ix_one_time_codes_user_id_purpose", "user_id", "purpose"),)
+
+
+class SecurityEvent(db.Model):
+    """Who did what, when and from where; users see their own, admins see all."""
+
+    __tablename__ = "security_events"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    # The account's email at the time, so the record still reads after a deletion.
+    email: Mapped[str] = mapped_column(String(254), default="")
+    session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    ip_address: Mapped[str] = mapped_column(String(64), default="")
+    device_label: Mapped[str] = mapped_column(String(128), default="")
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow, index=True)
+
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+
+    __table_args__ = (Index("ix_security_events_user_id_created_at", "user_id", "created_at"),)
+

@@ -1,0 +1,57 @@
+"""Sessions views: list, end one (HTMX removes the row in place), end all others."""
+
+from flask import abort, flash, render_template, url_for
+from flask_login import current_user, login_required, logout_user
+
+from portal.client import Client
+from portal.flows import FlowError
+from portal.flows import sessions as flows
+from portal.htmx import is_htmx
+from portal.profile.forms import EmptyForm
+from portal.sessions import bp
+from portal.web import go
+
+
+@bp.get("/sessions")
+@login_required
+def index():
+    """Every active session of this account, newest first."""
+    return render_template(
+        "sessions/index.html",
+        sessions=flows.active_sessions(current_user),
+        current_id=current_user.session.id,
+        form=EmptyForm(),
+    )
+
+
+@bp.route("/sessions/<session_id>", methods=["DELETE"])
+@bp.post("/sessions/<session_id>/end")
+@login_required
+def end(session_id: str):
+    """End one session; that device is signed out on its next request."""
+    # CSRFProtect has checked the token (form field, or X-CSRFToken from HTMX).
+    try:
+        ended = flows.end_session(current_user, session_id, Client.from_request())
+    except FlowError:
+        abort(404)
+    if ended.id == current_user.session.id:
+        logout_user()
+        flash("This device is signed out.", "info")
+        return go(url_for("auth.sign_in"))
+    if is_htmx():
+        return ""  # the row is swapped out with nothing
+    flash(f"Signed out {ended.device_label}.", "success")
+    return go(url_for("sessions.index"))
+
+
+@bp.post("/sessions/end-others")
+@login_required
+def end_others():
+    """End every session but this one."""
+    count = flows.end_other_sessions(current_user, current_user.session, Client.from_request())
+    flash(
+        f"Signed out {count} other session{'s' if count != 1 else ''}." if count
+        else "There were no other sessions.",
+        "success",
+    )
+    return go(url_for("sessions.index"))
