@@ -1,0 +1,26 @@
+# Portal: gunicorn serving the app; run `flask --app portal db upgrade` before the first start.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PORTAL_ENV=production
+
+WORKDIR /app
+RUN useradd --create-home --uid 10001 portal
+
+COPY pyproject.toml README.md ./
+COPY portal ./portal
+RUN pip install --no-cache-dir .
+
+COPY wsgi.py ./
+COPY templates ./templates
+COPY static ./static
+COPY migrations ./migrations
+
+# The package is installed, but templates/static/migrations are read from /app.
+ENV PYTHONPATH=/app
+USER 10001
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=3s CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health')"]
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-", "--forwarded-allow-ips", "*", "wsgi:app"]
