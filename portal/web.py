@@ -32,7 +32,9 @@ def start_browser_session(user_session: UserSession) -> None:
     """Put a fresh session id in a fresh cookie (anything from before sign-in is dropped)."""
     session.clear()
     session.permanent = True
-    login_user(user_session.user)
+    user = user_session.user  # after the flow's commit this may be a freshly loaded object
+    user.session = user_session
+    login_user(user)
 
 
 def form_status(form) -> int:
