@@ -24,8 +24,7 @@ def index():
     )
 
 
-@bp.route("/sessions/<session_id>", methods=["DELETE"])
-@bp.post("/sessions/<session_id>/end")
+@bp.route("/sessions/<session_id>/end", methods=["POST", "DELETE"])
 @login_required
 def end(session_id: str):
     """End one session; that device is signed out on its next request."""
