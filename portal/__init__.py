@@ -39,6 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     _enable_sqlite_foreign_keys(app)
 
     from portal import errors, health
+    from portal.activity import bp as activity_bp
     from portal.admin import bp as admin_bp
     from portal.api import bp as api_bp
     from portal.auth import bp as auth_bp
@@ -49,6 +50,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(profile_bp)
     app.register_blueprint(sessions_bp)
+    app.register_blueprint(activity_bp)
     app.register_blueprint(admin_bp)
     csrf.exempt(api_bp)  # token-authenticated, never cookie-authenticated
     app.register_blueprint(api_bp)

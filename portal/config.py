@@ -37,6 +37,14 @@ def _defaults(instance_path: str) -> dict:
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=30),
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(days=7),
         "REFRESH_REUSE_GRACE": timedelta(seconds=10),
+        # JSON API: HS256 only, tokens in the Authorization header only (never cookies).
+        "JWT_ALGORITHM": "HS256",
+        "JWT_DECODE_ALGORITHMS": ["HS256"],
+        "JWT_TOKEN_LOCATION": ["headers"],
+        "JWT_ENCODE_NBF": False,
+        # Per client IP, on the anonymous API endpoints that guess or send things.
+        "API_AUTH_RATE_LIMIT": "10 per minute",
+        "API_REFRESH_RATE_LIMIT": "30 per minute",
         "RATELIMIT_ENABLED": True,
         "MAX_CONTENT_LENGTH": 64 * 1024,
     }

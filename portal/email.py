@@ -4,6 +4,7 @@ The only module that knows Resend. Backends: `resend` (production), `console` (p
 `file` (one JSON file per message in MAIL_FILE_DIR, for people and black-box tests).
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -70,10 +71,8 @@ def _build(to: str, kind: str, context: dict) -> dict:
 
 
 def _deliver_quietly(message: dict) -> None:
-    try:
+    with contextlib.suppress(EmailError):  # already logged by _deliver
         _deliver(message)
-    except EmailError:
-        pass  # already logged by _deliver
 
 
 def _deliver(message: dict) -> None:

@@ -27,7 +27,9 @@ class JSONFormatter(logging.Formatter):
             entry["request_id"] = getattr(g, "request_id", None)
         for key, value in vars(record).items():
             if key not in _STANDARD and key not in _SECRET_KEYS and not key.startswith("_"):
-                entry[key] = value if isinstance(value, (int, float, bool, type(None))) else str(value)
+                entry[key] = (
+                    value if isinstance(value, (int, float, bool, type(None))) else str(value)
+                )
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
@@ -62,7 +64,9 @@ def init_app(app: Flask) -> None:
                 # The path only: query strings may carry reset tokens.
                 "path": request.path if not request.path.startswith("/reset/") else "/reset/…",
                 "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1)
+                if started
+                else None,
             },
         )
         return response

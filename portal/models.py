@@ -132,12 +132,8 @@ class SecurityEvent(db.Model):
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-    user_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
-    actor_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(40), index=True)
     # The account's email at the time, so the record still reads after a deletion.
     email: Mapped[str] = mapped_column(String(254), default="")
@@ -151,4 +147,3 @@ class SecurityEvent(db.Model):
     actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
 
     __table_args__ = (Index("ix_security_events_user_id_created_at", "user_id", "created_at"),)
-

@@ -3,6 +3,7 @@
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, logout_user
 
+from portal.auth import bp
 from portal.auth.forms import (
     ForgotPasswordForm,
     ResendForm,
@@ -11,15 +12,14 @@ from portal.auth.forms import (
     SignUpForm,
     VerifyForm,
 )
-from portal.auth import bp
 from portal.client import Client
 from portal.extensions import limiter
-from portal.flows import FlowError
-from portal.flows import password_reset
+from portal.flows import FlowError, password_reset
 from portal.flows.signin import sign_in as sign_in_flow
 from portal.flows.signin import sign_out as sign_out_flow
 from portal.flows.signin import sign_out_everywhere as sign_out_everywhere_flow
-from portal.flows.signup import resend_verification, sign_up as sign_up_flow, verify_email
+from portal.flows.signup import resend_verification, verify_email
+from portal.flows.signup import sign_up as sign_up_flow
 from portal.htmx import render_page_or_partial
 from portal.web import form_status, go, safe_next, start_browser_session
 
