@@ -1,17 +1,29 @@
 """Fixtures: a real PostgreSQL database migrated once per run, each test in a transaction
 that is rolled back at the end (the app's own commits become savepoints)."""
 
-import json
+import contextvars
 import os
 import re
 import uuid
 
 import pytest
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+
+# Helpers live in their own module: test files import them from there, since the name
+# `conftest` is ambiguous once tests/api and tests/admin have their own.
+from web_helpers import (  # noqa: F401 - re-exported for tests that import from conftest
+    PASSWORD,
+    STRONG_PASSWORD,
+    last_code,
+    last_link,
+    mail_files,
+    without_csrf,
+)
 
 from portal import clock, create_app
 from portal.email import email_sent
@@ -20,8 +32,9 @@ from portal.models import User
 from portal.passwords import hash_password
 
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/portal_test"
-PASSWORD = "correct horse battery staple"
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+CSRF_RE = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
+)
 
 
 def test_database_url(name: str | None = None) -> str:
@@ -92,6 +105,28 @@ def database_url(tmp_path_factory):
     return url
 
 
+class ClosingClient(FlaskClient):
+    """A test client whose requests behave as on a real server:
+
+    - each request runs in its own app context, so `g` (Flask-Login's user, Flask-WTF's CSRF
+      token) and the database session are per request instead of shared by every request of
+      the test through the app context the `app` fixture keeps pushed;
+    - each response is closed once sent, as a WSGI server does, so work registered with
+      `response.call_on_close` (emails sent after the response) runs.
+
+    After each request the test's own session forgets what it had loaded, so objects the
+    test holds show what the request committed."""
+
+    def open(self, *args, **kwargs):
+        # Contexts kept after a request (`with client:`, as pytest-flask's `client` does)
+        # would belong to the request's own contextvars context; keep none.
+        self.preserve_context = False
+        kwargs.setdefault("buffered", True)
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        db.session.expire_all()
+        return response
+
+
 class _ConnectionSession(FlaskSession):
     """Flask-SQLAlchemy's session picks engines by bind key; in tests it must use the one
     connection that holds the test's transaction."""
@@ -109,6 +144,7 @@ def app_config():
 @pytest.fixture
 def app(database_url, tmp_path, app_config):
     app = create_app(test_config(database_url, tmp_path, **app_config))
+    app.test_client_class = ClosingClient
     with app.app_context():
         connection = db.engine.connect()
         transaction = connection.begin()
@@ -142,18 +178,6 @@ def outbox(app):
     email_sent.connect(collect)
     yield messages
     email_sent.disconnect(collect)
-
-
-def last_code(outbox, kind: str = "verify_email") -> str:
-    message = [m for m in outbox if m["kind"] == kind][-1]
-    return re.search(r"\b(\d{6})\b", message["text"]).group(1)
-
-
-def mail_files(app) -> list[dict]:
-    directory = app.config["MAIL_FILE_DIR"]
-    if not os.path.isdir(directory):
-        return []
-    return [json.load(open(os.path.join(directory, n))) for n in sorted(os.listdir(directory))]
 
 
 @pytest.fixture
@@ -195,13 +219,18 @@ def csrf_token(client, path: str = "/signin") -> str:
 class Browser:
     """Drives the pages as a person would: GET a form, POST it with its CSRF token."""
 
-    def __init__(self, client, user_agent: str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) "
-                 "Gecko/20100101 Firefox/128.0"):
+    def __init__(
+        self,
+        client,
+        user_agent: str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+    ):
         self.client = client
         self.headers = {"User-Agent": user_agent}
 
     def get(self, path, **kwargs):
-        return self.client.get(path, headers={**self.headers, **kwargs.pop("headers", {})}, **kwargs)
+        return self.client.get(
+            path, headers={**self.headers, **kwargs.pop("headers", {})}, **kwargs
+        )
 
     def post(self, path, data=None, *, form_page: str = "/signin", htmx=False, **kwargs):
         data = dict(data or {})
@@ -218,6 +247,21 @@ class Browser:
 
     def sign_out(self):
         return self.post("/signout", form_page="/profile")
+
+    def sign_up(self, email="bob@example.com", username="bob", password=STRONG_PASSWORD, **kw):
+        return self.post(
+            "/signup",
+            {"email": email, "username": username, "password": password},
+            form_page="/signup",
+            **kw,
+        )
+
+    def verify(self, code, email="bob@example.com", **kw):
+        return self.post("/verify", {"email": email, "code": code}, form_page="/verify", **kw)
+
+    def cookie(self, name: str = "portal") -> str | None:
+        cookie = self.client.get_cookie(name)
+        return cookie.value if cookie else None
 
 
 @pytest.fixture
@@ -236,8 +280,10 @@ def auth(browser, user):
 def new_browser(app):
     """Another browser (its own cookie jar), e.g. a second device."""
 
-    def make(user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) "
-             "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"):
+    def make(
+        user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) "
+        "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+    ):
         return Browser(app.test_client(), user_agent)
 
     return make
