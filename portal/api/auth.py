@@ -1,0 +1,194 @@
+"""/auth: register, verify, sign in, refresh, sign out, forgotten password."""
+
+from flask_jwt_extended import decode_token
+
+from portal.api import bp
+from portal.api.schemas import (
+    Accepted,
+    EmailRequest,
+    LoginRequest,
+    RefreshRequest,
+    RegisterRequest,
+    ResetPasswordRequest,
+    TokensOut,
+    UserOut,
+    VerifyRequest,
+)
+from portal.api.spec import operation
+from portal.api.tokens import current_session, current_user, unauthorized
+from portal.client import Client
+from portal.flows import api_tokens, password_reset, signin, signup
+
+AUTH_LIMIT = "API_AUTH_RATE_LIMIT"
+
+
+def tokens_response(pair: api_tokens.TokenPair):
+    return TokensOut(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        expires_in=pair.expires_in,
+        user=UserOut.of(pair.user),
+    ).model_dump(mode="json")
+
+
+def accepted(detail: str):
+    return Accepted(detail=detail).model_dump(mode="json"), 202
+
+
+def no_content():
+    return "", 204
+
+
+@operation(
+    bp,
+    "POST",
+    "/auth/register",
+    tag="auth",
+    status=202,
+    body=RegisterRequest,
+    response=Accepted,
+    errors=(409,),
+    limit=AUTH_LIMIT,
+)
+def register(data: RegisterRequest):
+    """Create an account; a 6-digit code is emailed to confirm it.
+
+    A taken email gets the same 202 (its owner is emailed instead), so this never tells who
+    has an account. A taken username is 409 `username_taken`.
+    """
+    signup.sign_up(data.email, data.username, data.password, Client.from_request())
+    return accepted("Check your email for a 6-digit code, then POST it to /auth/verify.")
+
+
+@operation(
+    bp,
+    "POST",
+    "/auth/verify",
+    tag="auth",
+    body=VerifyRequest,
+    response=TokensOut,
+    errors=(403,),
+    limit=AUTH_LIMIT,
+)
+def verify(data: VerifyRequest):
+    """Confirm the email with the emailed code; answers with tokens (signed in).
+
+    Wrong code: 400 `invalid_code`; 5 wrong tries burn the code (`code_used_up`); after 15
+    minutes it is `code_expired`. Ask for a new one with /auth/verify/resend.
+    """
+    session = signup.verify_email(data.email, data.code, Client.from_request(), kind="api")
+    return tokens_response(api_tokens.issue_tokens(session))
+
+
+@operation(
+    bp,
+    "POST",
+    "/auth/verify/resend",
+    tag="auth",
+    status=202,
+    body=EmailRequest,
+    response=Accepted,
+    limit=AUTH_LIMIT,
+)
+def resend_verification(data: EmailRequest):
+    """Email a fresh code (at most one a minute; it replaces the previous one).
+
+    Always 202, whether or not the address has an account waiting for a code.
+    """
+    signup.resend_verification(data.email, Client.from_request())
+    return accepted("If that address is waiting for a code, a new one is on its way.")
+
+
+@operation(
+    bp,
+    "POST",
+    "/auth/login",
+    tag="auth",
+    body=LoginRequest,
+    response=TokensOut,
+    errors=(401, 403),
+    limit=AUTH_LIMIT,
+)
+def login(data: LoginRequest):
+    """Sign in with email or username and password; answers with tokens.
+
+    Wrong email/username or password: 401 `invalid_credentials` (the same answer for both).
+    An unverified account: 403 `email_not_verified`, and a fresh code is emailed.
+    """
+    session = signin.sign_in(data.email, data.password, Client.from_request(), kind="api")
+    return tokens_response(api_tokens.issue_tokens(session))
+
+
+@operation(
+    bp,
+    "POST",
+    "/auth/refresh",
+    tag="auth",
+    body=RefreshRequest,
+    response=TokensOut,
+    errors=(401,),
+    limit="API_REFRESH_RATE_LIMIT",
+)
+def refresh(data: RefreshRequest):
+    """Exchange the refresh token for a new pair (rotation: the old one stops working).
+
+    Presenting the previous refresh token within 10 seconds answers with the current pair;
+    later, it counts as reuse: the session ends (401 `session_ended`) and the owner is emailed.
+    """
+    # Signature, algorithm and expiry are checked here; errors become 401 problem+json.
+    claims = decode_token(data.refresh_token)
+    if claims.get("type") != "refresh":
+        return unauthorized("invalid_token", "Send a refresh token, not an access token.")
+    return tokens_response(api_tokens.refresh_tokens(claims, Client.from_request()))
+
+
+@operation(bp, "POST", "/auth/logout", tag="auth", status=204, auth=True)
+def logout():
+    """Sign out: this session ends, its tokens stop working."""
+    signin.sign_out(current_user(), current_session(), Client.from_request())
+    return no_content()
+
+
+@operation(bp, "POST", "/auth/logout/all", tag="auth", status=204, auth=True)
+def logout_all():
+    """Sign out everywhere: every session of the account ends, web ones included."""
+    signin.sign_out_everywhere(current_user(), Client.from_request())
+    return no_content()
+
+
+@operation(
+    bp,
+    "POST",
+    "/auth/forgot-password",
+    tag="auth",
+    status=202,
+    body=EmailRequest,
+    response=Accepted,
+    limit=AUTH_LIMIT,
+)
+def forgot_password(data: EmailRequest):
+    """Email a password-reset link (valid 30 minutes, single use). Always 202.
+
+    The link opens the web page; a client that reads the token from the link can also POST
+    it to /auth/reset-password.
+    """
+    password_reset.request_password_reset(data.email, Client.from_request())
+    return accepted("If that address has an account, a reset link is on its way.")
+
+
+@operation(
+    bp,
+    "POST",
+    "/auth/reset-password",
+    tag="auth",
+    status=204,
+    body=ResetPasswordRequest,
+    limit=AUTH_LIMIT,
+)
+def reset_password(data: ResetPasswordRequest):
+    """Set a new password with the emailed token; every session ends (no sign-in).
+
+    A wrong, used or expired token: 400 `invalid_reset_token`.
+    """
+    password_reset.reset_password(data.token, data.password, Client.from_request())
+    return no_content()

@@ -1,0 +1,34 @@
+"""FlowError -> problem+json: one table from a flow's stable code to an HTTP status."""
+
+from portal.extensions import db
+from portal.flows import FlowError
+from portal.problems import problem
+
+STATUS = {
+    "validation_error": 422,
+    "invalid_credentials": 401,
+    "invalid_token": 401,
+    "token_expired": 401,
+    "session_ended": 401,
+    "email_not_verified": 403,
+    "account_disabled": 403,
+    "forbidden": 403,
+    "not_found": 404,
+    "invalid_code": 400,
+    "code_expired": 400,
+    "code_used_up": 400,
+    "invalid_reset_token": 400,
+    "username_taken": 409,
+}
+
+
+def flow_error(error: FlowError):
+    db.session.rollback()  # nothing half-done outlives the request (flows commit what counts)
+    status = STATUS.get(error.code, 400)
+    headers = {"WWW-Authenticate": 'Bearer realm="portal"'} if status == 401 else None
+    errors = error.errors if error.code == "validation_error" else None
+    return problem(status, error.code, error.message, errors=errors, headers=headers)
+
+
+def init_blueprint(bp) -> None:
+    bp.register_error_handler(FlowError, flow_error)

@@ -1,0 +1,206 @@
+"""Pydantic schemas: they validate request bodies and are the OpenAPI document's components.
+
+Requests ignore unknown fields (so `is_admin` or `is_verified` in a body changes nothing).
+Limits here are the outer shape; the flows own the finer rules (password strength, a taken
+username...) and answer 422 `validation_error` the same way.
+"""
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from portal.flows.validation import MAX_EMAIL
+from portal.passwords import MAX_LENGTH as MAX_PASSWORD
+
+Email = Field(
+    min_length=1,
+    max_length=MAX_EMAIL,
+    description="An email address.",
+    examples=["ada@example.com"],
+)
+
+
+class Request(BaseModel):
+    """A JSON request body: an object; unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value):
+        # PostgreSQL text cannot hold NUL, and lone surrogates cannot be encoded: refuse them
+        # here as bad input instead of failing in the database.
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise ValueError("Must not contain NUL characters.")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("Must be valid Unicode text.") from None
+        return value
+
+
+class RegisterRequest(Request):
+    email: str = Email
+    username: str = Field(
+        min_length=3,
+        max_length=32,
+        pattern=r"^[A-Za-z0-9_.\-]{3,32}$",
+        description="3 to 32 of a-z 0-9 _ . - (case-insensitive, unique).",
+        examples=["ada"],
+    )
+    password: str = Field(
+        min_length=8,
+        max_length=MAX_PASSWORD,
+        description="8 to 128 characters; common passwords and ones close to the email or "
+        "username are refused.",
+        examples=["purple elephant paints quietly"],
+    )
+
+
+class VerifyRequest(Request):
+    email: str = Email
+    code: str = Field(
+        min_length=1,
+        max_length=32,
+        description="The 6-digit code from the email.",
+        examples=["123456"],
+    )
+
+
+class EmailRequest(Request):
+    email: str = Email
+
+
+class LoginRequest(Request):
+    email: str = Field(
+        min_length=1,
+        max_length=MAX_EMAIL,
+        description="Email address or username.",
+        examples=["ada@example.com"],
+    )
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD * 4)
+
+
+class RefreshRequest(Request):
+    refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+class ResetPasswordRequest(Request):
+    token: str = Field(
+        min_length=1, max_length=256, description="The token from the emailed reset link."
+    )
+    password: str = Field(min_length=8, max_length=MAX_PASSWORD, description="The new password.")
+
+
+class ProfileUpdateRequest(Request):
+    username: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=32,
+        pattern=r"^[A-Za-z0-9_.\-]{3,32}$",
+        description="A new username.",
+    )
+    email: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_EMAIL,
+        description="A new email address: a code is sent to it, and it replaces the current "
+        "one only once confirmed (POST /users/me/email/confirm). Until then it is shown as "
+        "`pending_email`.",
+    )
+
+
+class CodeRequest(Request):
+    code: str = Field(min_length=1, max_length=32, description="The 6-digit code from the email.")
+
+
+class ChangePasswordRequest(Request):
+    current_password: str = Field(min_length=1, max_length=MAX_PASSWORD * 4)
+    new_password: str = Field(min_length=8, max_length=MAX_PASSWORD)
+
+
+class PasswordRequest(Request):
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD * 4)
+
+
+# Responses
+
+
+class UserOut(BaseModel):
+    id: UUID
+    email: str
+    username: str
+    is_verified: bool
+    is_admin: bool
+    created_at: datetime
+    pending_email: str | None = Field(
+        description="A new address waiting for its confirmation code, or null."
+    )
+
+    @classmethod
+    def of(cls, user) -> "UserOut":
+        return cls(
+            id=user.id,
+            email=user.email,
+            username=user.username,
+            is_verified=user.is_verified,
+            is_admin=user.is_admin,
+            created_at=user.created_at,
+            pending_email=user.pending_email,
+        )
+
+
+class TokensOut(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a scheme name, not a secret
+    expires_in: int = Field(description="Seconds until the access token expires.")
+    user: UserOut
+
+
+class SessionOut(BaseModel):
+    id: UUID
+    kind: Literal["web", "api"]
+    device: str
+    ip_address: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    is_current: bool
+
+    @classmethod
+    def of(cls, session, current_id) -> "SessionOut":
+        return cls(
+            id=session.id,
+            kind=session.kind,
+            device=session.device_label,
+            ip_address=session.ip_address,
+            created_at=session.created_at,
+            last_seen_at=session.last_seen_at,
+            expires_at=session.expires_at,
+            is_current=session.id == current_id,
+        )
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionOut] = Field(description="Active sessions, newest first.")
+
+
+class Accepted(BaseModel):
+    detail: str
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457 application/problem+json)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str = Field(description="Stable, machine-readable error code.")
+    errors: dict[str, list[str]] | None = Field(
+        default=None, description="Messages per field (validation_error only)."
+    )

@@ -1,0 +1,48 @@
+"""/sessions: the account's signed-in devices, web and API alike (one list)."""
+
+from portal.api import bp
+from portal.api.auth import no_content
+from portal.api.schemas import SessionList, SessionOut
+from portal.api.spec import operation
+from portal.api.tokens import current_session, current_user
+from portal.client import Client
+from portal.flows import sessions as flows
+
+
+@operation(bp, "GET", "/sessions", tag="sessions", response=SessionList, auth=True)
+def list_sessions():
+    """Every active session of the account, newest first; `is_current` marks this one."""
+    current = current_session()
+    items = [SessionOut.of(s, current.id) for s in flows.active_sessions(current_user())]
+    return SessionList(sessions=items).model_dump(mode="json")
+
+
+@operation(
+    bp,
+    "GET",
+    "/sessions/<session_id>",
+    tag="sessions",
+    response=SessionOut,
+    auth=True,
+    errors=(404,),
+)
+def get_session(session_id: str):
+    """One active session of the account (anyone else's is 404)."""
+    session = flows.get_own_session(current_user(), session_id)
+    return SessionOut.of(session, current_session().id).model_dump(mode="json")
+
+
+@operation(
+    bp, "DELETE", "/sessions/<session_id>", tag="sessions", status=204, auth=True, errors=(404,)
+)
+def end_session(session_id: str):
+    """End one session (this one or another device); its tokens stop working at once."""
+    flows.end_session(current_user(), session_id, Client.from_request())
+    return no_content()
+
+
+@operation(bp, "DELETE", "/sessions", tag="sessions", status=204, auth=True)
+def end_other_sessions():
+    """End every session except this one."""
+    flows.end_other_sessions(current_user(), current_session(), Client.from_request())
+    return no_content()

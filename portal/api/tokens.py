@@ -1,0 +1,75 @@
+"""JWT setup: every authenticated request loads its session and user in one statement, and
+every flask-jwt-extended failure becomes a 401 problem+json (some default to 422)."""
+
+from flask_jwt_extended import get_current_user
+
+from portal.client import Client
+from portal.extensions import jwt
+from portal.flows.sessions import load_active_session, touch
+from portal.models import User, UserSession
+from portal.problems import problem
+
+BEARER = {"WWW-Authenticate": 'Bearer realm="portal"'}
+
+
+def unauthorized(code: str, detail: str):
+    return problem(401, code, detail, headers=BEARER)
+
+
+def current_user() -> User:
+    return get_current_user()
+
+
+def current_session() -> UserSession:
+    return get_current_user().session
+
+
+@jwt.user_lookup_loader
+def _load_user(_header: dict, claims: dict) -> User | None:
+    """The `sid` session must be active and belong to `sub` (session + user: one SELECT)."""
+    loaded = load_active_session(claims.get("sid"))
+    if loaded is None:
+        return None
+    session, user = loaded
+    if str(user.id) != claims.get("sub") or session.kind != "api":
+        return None
+    touch(session, Client.from_request())
+    return user
+
+
+@jwt.user_lookup_error_loader
+def _lookup_failed(_header, _claims):
+    return unauthorized("session_ended", "This session has ended. Sign in again.")
+
+
+@jwt.expired_token_loader
+def _expired(_header, claims):
+    kind = "refresh" if claims.get("type") == "refresh" else "access"
+    return unauthorized("token_expired", f"The {kind} token has expired.")
+
+
+@jwt.invalid_token_loader
+def _invalid(reason: str):
+    return unauthorized("invalid_token", "The token is not valid.")
+
+
+@jwt.unauthorized_loader
+def _missing(reason: str):
+    return unauthorized(
+        "invalid_token", "Send an access token: Authorization: Bearer <access_token>."
+    )
+
+
+@jwt.revoked_token_loader
+def _revoked(_header, _claims):
+    return unauthorized("session_ended", "This session has ended. Sign in again.")
+
+
+@jwt.needs_fresh_token_loader
+def _not_fresh(_header, _claims):
+    return unauthorized("invalid_token", "Sign in again to do this.")
+
+
+@jwt.token_verification_failed_loader
+def _verification_failed(_header, _claims):
+    return unauthorized("invalid_token", "The token is not valid.")

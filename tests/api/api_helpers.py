@@ -1,0 +1,65 @@
+"""Helpers for the API tests (importable: conftest modules are not)."""
+
+import re
+
+PASSWORD = "correct horse battery staple"
+NEW_PASSWORD = "violet tractor sings at dawn"
+PREFIX = "/api/v1"
+MOBILE_UA = "PortalApp/2.3 (iPhone; iOS 17.5)"
+
+
+class Api:
+    """JSON requests to /api/v1 with an optional bearer token."""
+
+    def __init__(self, client, user_agent: str = MOBILE_UA):
+        self.client = client
+        self.user_agent = user_agent
+
+    def request(self, method, path, json=None, *, token=None, headers=None, **kwargs):
+        all_headers = {"User-Agent": self.user_agent, **(headers or {})}
+        if token:
+            all_headers["Authorization"] = f"Bearer {token}"
+        if json is not None:
+            kwargs["json"] = json
+        return self.client.open(PREFIX + path, method=method, headers=all_headers, **kwargs)
+
+    def get(self, path, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path, json=None, **kwargs):
+        return self.request("POST", path, json, **kwargs)
+
+    def patch(self, path, json=None, **kwargs):
+        return self.request("PATCH", path, json, **kwargs)
+
+    def put(self, path, json=None, **kwargs):
+        return self.request("PUT", path, json, **kwargs)
+
+    def delete(self, path, json=None, **kwargs):
+        return self.request("DELETE", path, json, **kwargs)
+
+    def login(self, email="alice@example.com", password=PASSWORD) -> dict:
+        response = self.post("/auth/login", {"email": email, "password": password})
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return response.get_json()
+
+
+def assert_problem(response, status: int, code: str | None = None) -> dict:
+    """An RFC 9457 problem with our stable fields."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json", response.get_data(as_text=True)
+    body = response.get_json()
+    assert {"type", "title", "status", "detail", "code"} <= body.keys()
+    assert body["status"] == status
+    if code is not None:
+        assert body["code"] == code, body
+    return body
+
+
+def last_code(outbox, kind: str = "verify_email") -> str:
+    message = [m for m in outbox if m["kind"] == kind][-1]
+    return re.search(r"\b(\d{6})\b", message["text"]).group(1)
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
