@@ -5,10 +5,11 @@ import uuid
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from portal.extensions import db
-from portal.flows import events
+from portal.flows import FlowError, events
+from portal.flows import admin as admin_flows
 from portal.flows.accounts import find_by_email
 from portal.flows.validation import check_new_password, normalize_email, normalize_username
 from portal.models import User
@@ -33,7 +34,8 @@ def create_admin(email: str, username: str | None) -> None:
     email = _email_or_fail(email)
     username, problem = normalize_username(username or email.split("@")[0])
     if problem:
-        raise click.BadParameter(problem, param_hint="--username")
+        # The default (the part before @) may not fit the username rules: say how to fix it.
+        raise click.BadParameter(f"{problem} Pass --username NAME.", param_hint="--username")
     if find_by_email(email) is not None:
         raise click.ClickException(f"{email} already has an account; use `users promote`.")
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
@@ -63,12 +65,9 @@ def create_admin(email: str, username: str | None) -> None:
 def promote(email: str) -> None:
     """Make an existing account an admin."""
     user = _existing(email)
-    if user.is_admin:
+    if not admin_flows.promote(None, user, via="cli"):
         click.echo(f"{user.email} is already an admin.")
         return
-    user.is_admin = True
-    events.record("admin_promoted", user, via="cli")
-    db.session.commit()
     click.echo(f"{user.email} is now an admin.")
 
 
@@ -77,15 +76,13 @@ def promote(email: str) -> None:
 def demote(email: str) -> None:
     """Take admin rights away (never from the last admin)."""
     user = _existing(email)
-    if not user.is_admin:
+    try:
+        changed = admin_flows.demote(None, user, via="cli")
+    except FlowError as error:
+        raise click.ClickException(error.message) from None
+    if not changed:
         click.echo(f"{user.email} is not an admin.")
         return
-    admins = db.session.scalar(select(func.count()).select_from(User).where(User.is_admin))
-    if admins <= 1:
-        raise click.ClickException("That is the last admin; promote another one first.")
-    user.is_admin = False
-    events.record("admin_demoted", user, via="cli")
-    db.session.commit()
     click.echo(f"{user.email} is no longer an admin.")
 
 

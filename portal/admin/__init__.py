@@ -1,5 +1,21 @@
-"""Admin pages: find users, end their sessions, disable, delete."""
+"""Admin pages: find users, end their sessions, disable, delete, see what happened."""
 
-from flask import Blueprint
+from flask import Blueprint, abort
+from flask_login import current_user
+
+from portal.extensions import login_manager
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.before_request
+def require_admin():
+    """Anonymous people are sent to sign in; signed-in people who are not admins get 403."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if not current_user.is_admin:
+        abort(403)
+    return None
+
+
+from portal.admin import views  # noqa: E402, F401

@@ -1,14 +1,23 @@
-"""What admins do to other accounts. Every action is a security event with the admin as actor."""
+"""What admins do to other accounts. Every action is a security event with the admin as actor.
+
+The rules: an admin never demotes, disables or deletes their own account, and the last active
+admin is never removed (the CLI's `demote` goes through the same check)."""
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import or_, select
 
 from portal.client import Client
 from portal.extensions import db
-from portal.flows import FlowError, events
+from portal.flows import FlowError, events, invalid
 from portal.flows.accounts import try_send
-from portal.models import User
+from portal.flows.activity import PAGE_SIZE, Page, events_page
+from portal.flows.sessions import revoke, revoke_all
+from portal.models import SecurityEvent, User, UserSession
+
+REASON_MAX = 120
+# What the owner reads on their activity page, and what is kept as the session's reason.
+ENDED_BY_ADMIN = "Ended by an administrator"
 
 
 def get_user(user_id) -> User:
@@ -22,23 +31,191 @@ def get_user(user_id) -> User:
     return user
 
 
-def admin_count() -> int:
-    return db.session.scalar(select(func.count()).select_from(User).where(User.is_admin)) or 0
+def admin_count(*, lock: bool = False) -> int:
+    """Active admins. With `lock`, their rows stay locked to the end of the transaction, so
+    two admins removing each other at once cannot both succeed (PostgreSQL re-checks the
+    rows after waiting)."""
+    query = select(User.id).where(User.is_admin.is_(True), User.is_active.is_(True))
+    if lock:
+        query = query.with_for_update()
+    return len(db.session.scalars(query).all())
 
 
-def _not_on_self(admin: User, user: User, action: str) -> None:
-    if admin.id == user.id:
+def _check_removal(admin: User | None, user: User, action: str) -> None:
+    """Refuse acting on oneself, and removing the last active admin."""
+    if admin is not None and admin.id == user.id:
         raise FlowError("forbidden", f"You cannot {action} your own account.")
-    if user.is_admin and admin_count() <= 1:
-        raise FlowError("forbidden", f"You cannot {action} the last admin.")
+    if user.is_admin and user.is_active and admin_count(lock=True) <= 1:
+        raise FlowError(
+            "last_admin", f"You cannot {action} the last admin; make someone else an admin first."
+        )
+
+
+def clean_reason(reason, *, required: bool = True) -> str:
+    """A short reason in plain text, shown to the account's owner."""
+    reason = " ".join(reason.split()) if isinstance(reason, str) else ""
+    if required and not reason:
+        raise invalid({"reason": ["Give a short reason; the owner of the account will see it."]})
+    if len(reason) > REASON_MAX:
+        raise invalid({"reason": [f"Keep the reason under {REASON_MAX} characters."]})
+    return reason
+
+
+# -- finding ---------------------------------------------------------------------------------
+
+
+def _like_prefix(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def search_users(
+    query: str = "", *, after: str | None = None, before: str | None = None, limit: int = PAGE_SIZE
+) -> Page:
+    """Users whose email or username starts with `query` (any case), ordered by email, one
+    page at a time: `after`/`before` are the email at the edge of the page the caller saw.
+    Emails and usernames are stored lower-case, so the pattern indexes serve the prefix match
+    and the email index the order (one statement per page)."""
+    statement = select(User)
+    query = (query or "").strip().lower()[:254]
+    if query:
+        pattern = _like_prefix(query)
+        statement = statement.where(
+            or_(User.email.like(pattern, escape="\\"), User.username.like(pattern, escape="\\"))
+        )
+    if before:
+        rows = list(
+            db.session.scalars(
+                statement.where(User.email < before).order_by(User.email.desc()).limit(limit + 1)
+            )
+        )
+        more = len(rows) > limit
+        items = rows[:limit][::-1]
+        return Page(
+            items,
+            next_cursor=items[-1].email if items else None,
+            prev_cursor=items[0].email if more else None,
+        )
+    if after:
+        statement = statement.where(User.email > after)
+    rows = list(db.session.scalars(statement.order_by(User.email).limit(limit + 1)))
+    more = len(rows) > limit
+    items = rows[:limit]
+    return Page(
+        items,
+        next_cursor=items[-1].email if more else None,
+        prev_cursor=items[0].email if after and items else None,
+    )
+
+
+def recent_events(user: User, limit: int = 20) -> list[SecurityEvent]:
+    return events_page(user=user, limit=limit).items
+
+
+# -- acting ----------------------------------------------------------------------------------
+
+
+def end_user_session(admin: User, user_id, session_id, reason, client: Client) -> UserSession:
+    """End one session of an account; that device is signed out on its next request and its
+    API token stops working at once. The owner sees the reason."""
+    user = get_user(user_id)
+    reason = clean_reason(reason)
+    try:
+        sid = uuid.UUID(str(session_id))
+    except ValueError:
+        raise FlowError("not_found", "That session does not exist.") from None
+    session = db.session.scalar(
+        select(UserSession).where(
+            UserSession.id == sid, UserSession.user_id == user.id, UserSession.active_clause()
+        )
+    )
+    if session is None:
+        raise FlowError("not_found", "That session does not exist or has already ended.")
+    revoke(session, f"{ENDED_BY_ADMIN}: {reason}")
+    events.record(
+        "session_ended",
+        user,
+        client=client,
+        actor=admin,
+        session=session,
+        device=session.device_label,
+        reason=reason,
+    )
+    db.session.commit()
+    return session
+
+
+def end_all_user_sessions(admin: User, user_id, reason, client: Client) -> int:
+    """End every session of an account (an admin acting on themselves keeps this one)."""
+    user = get_user(user_id)
+    reason = clean_reason(reason)
+    keep = admin.session if admin.id == user.id else None
+    count = revoke_all(user, f"{ENDED_BY_ADMIN}: {reason}", keep=keep)
+    events.record(
+        "all_sessions_ended", user, client=client, actor=admin, count=count, reason=reason
+    )
+    db.session.commit()
+    return count
+
+
+def disable_user(admin: User, user_id, client: Client, reason="") -> int:
+    """Block sign-in and end every session (pages and API alike). Returns sessions ended."""
+    user = get_user(user_id)
+    reason = clean_reason(reason, required=False)
+    _check_removal(admin, user, "disable")
+    if not user.is_active:
+        return 0
+    user.is_active = False
+    why = "Account disabled by an administrator" + (f": {reason}" if reason else "")
+    count = revoke_all(user, why)
+    events.record(
+        "account_disabled",
+        user,
+        client=client,
+        actor=admin,
+        sessions_ended=count,
+        reason=reason or None,
+    )
+    db.session.commit()
+    return count
+
+
+def enable_user(admin: User, user_id, client: Client) -> User:
+    user = get_user(user_id)
+    if not user.is_active:
+        user.is_active = True
+        events.record("account_enabled", user, client=client, actor=admin)
+        db.session.commit()
+    return user
 
 
 def delete_user(admin: User, user_id, client: Client) -> None:
     """Delete another account for good; its owner is told by email."""
     user = get_user(user_id)
-    _not_on_self(admin, user, "delete")
+    _check_removal(admin, user, "delete")
     email, username = user.email, user.username
     events.record("account_deleted", user, client=client, actor=admin)
     db.session.delete(user)
     db.session.commit()
     try_send(email, "account_deleted", username=username)
+
+
+def promote(admin: User | None, user: User, client: Client | None = None, **data) -> bool:
+    """Make an account an admin (False when it already was). `admin` is None from the CLI."""
+    if user.is_admin:
+        return False
+    user.is_admin = True
+    events.record("admin_promoted", user, client=client, actor=admin, **data)
+    db.session.commit()
+    return True
+
+
+def demote(admin: User | None, user: User, client: Client | None = None, **data) -> bool:
+    """Take admin rights away; never one's own, never the last active admin's."""
+    if not user.is_admin:
+        return False
+    _check_removal(admin, user, "demote")
+    user.is_admin = False
+    events.record("admin_demoted", user, client=client, actor=admin, **data)
+    db.session.commit()
+    return True

@@ -1,0 +1,186 @@
+"""Security activity: events in plain words, a page at a time (the Activity and admin pages)."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from portal.extensions import db
+from portal.models import SecurityEvent, User
+
+PAGE_SIZE = 25
+
+# Every kind the flows write, with a short label for filters and tables.
+KINDS = {
+    "signed_up": "Account created",
+    "email_verified": "Email confirmed",
+    "signed_in": "Signed in",
+    "sign_in_failed": "Wrong password",
+    "signed_out": "Signed out",
+    "signed_out_everywhere": "Signed out everywhere",
+    "session_ended": "Session ended",
+    "other_sessions_ended": "Other sessions ended",
+    "all_sessions_ended": "All sessions ended",
+    "password_changed": "Password changed",
+    "password_reset_requested": "Password reset requested",
+    "password_reset_completed": "Password reset",
+    "email_change_requested": "Email change requested",
+    "email_changed": "Email changed",
+    "username_changed": "Username changed",
+    "refresh_token_reused": "App token reused",
+    "account_disabled": "Account disabled",
+    "account_enabled": "Account enabled",
+    "account_deleted": "Account deleted",
+    "admin_created": "Admin created",
+    "admin_promoted": "Made an admin",
+    "admin_demoted": "No longer an admin",
+}
+
+
+@dataclass
+class Page:
+    """One page of a keyset-paginated list; a cursor is None where there is nothing more."""
+
+    items: list
+    next_cursor: object = None
+    prev_cursor: object = None
+
+
+def events_page(
+    *,
+    user: User | None = None,
+    kind: str | None = None,
+    before: int | None = None,
+    after: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> Page:
+    """Events newest first. Keyset on id: `before` = older than the last one seen (next page),
+    `after` = newer than the first one seen (previous page). One statement, actor included."""
+    statement = select(SecurityEvent).options(joinedload(SecurityEvent.actor))
+    if user is not None:
+        statement = statement.where(SecurityEvent.user_id == user.id)
+    if kind:
+        statement = statement.where(SecurityEvent.kind == kind)
+    if after is not None:
+        older_first = statement.where(SecurityEvent.id > after).order_by(SecurityEvent.id)
+        rows = list(db.session.scalars(older_first.limit(limit + 1)))
+        items = rows[:limit][::-1]
+        return Page(
+            items,
+            next_cursor=items[-1].id if items else None,
+            prev_cursor=items[0].id if len(rows) > limit else None,
+        )
+    if before is not None:
+        statement = statement.where(SecurityEvent.id < before)
+    rows = list(db.session.scalars(statement.order_by(SecurityEvent.id.desc()).limit(limit + 1)))
+    items = rows[:limit]
+    return Page(
+        items,
+        next_cursor=items[-1].id if len(rows) > limit else None,
+        prev_cursor=items[0].id if before is not None and items else None,
+    )
+
+
+def own_activity(user: User, *, before=None, after=None, limit: int = PAGE_SIZE) -> Page:
+    """A person's own events, newest first."""
+    return events_page(user=user, before=before, after=after, limit=limit)
+
+
+def label(kind: str) -> str:
+    return KINDS.get(kind) or kind.replace("_", " ").capitalize()
+
+
+def _where(event: SecurityEvent) -> str:
+    """'Firefox on Linux, 203.0.113.7', or whichever of the two is known."""
+    return ", ".join(p for p in (event.device_label, event.ip_address) if p)
+
+
+def _from(event: SecurityEvent) -> str:
+    where = _where(event)
+    return f" from {where}" if where else ""
+
+
+def _because(data: dict) -> str:
+    return f": {data['reason']}" if data.get("reason") else ""
+
+
+def _sessions(count) -> str:
+    try:
+        n = int(count)
+    except (TypeError, ValueError):
+        return "sessions"
+    return f"{n} session{'' if n == 1 else 's'}"
+
+
+def describe(event: SecurityEvent, *, for_owner: bool = True) -> str:
+    """One sentence about what happened. `for_owner` speaks to the account's owner ("your
+    session") and never names the administrator; otherwise it reads for admins."""
+    data = event.data or {}
+    by_admin = event.actor_id is not None and event.actor_id != event.user_id
+    who = ""
+    if by_admin:
+        who = (
+            "An administrator"
+            if for_owner
+            else (event.actor.email if event.actor is not None else "A deleted administrator")
+        )
+    your = "your" if for_owner else "their"
+    device = data.get("device") or "a device"
+    kind = event.kind
+
+    if kind == "signed_up":
+        return f"Account created{_from(event)}"
+    if kind == "email_verified":
+        return f"Email address {event.email} confirmed{_from(event)}"
+    if kind == "signed_in":
+        via = " with the emailed code" if data.get("method") == "email code" else ""
+        return f"Signed in{via}{_from(event)}"
+    if kind == "sign_in_failed":
+        return f"Wrong password entered{_from(event)}"
+    if kind == "signed_out":
+        return f"Signed out{' on ' + _where(event) if _where(event) else ''}"
+    if kind == "signed_out_everywhere":
+        return f"Signed out on every device ({_sessions(data.get('count'))}){_from(event)}"
+    if kind == "session_ended":
+        if by_admin:
+            return f"{who} ended {your} session on {device}{_because(data)}"
+        return f"Ended the session on {device}{_from(event)}"
+    if kind == "other_sessions_ended":
+        return f"Signed out {_sessions(data.get('count'))} on other devices{_from(event)}"
+    if kind == "all_sessions_ended":
+        actor = who if by_admin else "You"
+        return f"{actor} ended all {your} sessions ({_sessions(data.get('count'))}){_because(data)}"
+    if kind == "password_changed":
+        return f"Password changed{_from(event)}; other sessions were signed out"
+    if kind == "password_reset_requested":
+        return f"Password reset link requested{_from(event)}"
+    if kind == "password_reset_completed":
+        return f"Password reset with an emailed link{_from(event)}; every session was signed out"
+    if kind == "email_change_requested":
+        return f"Asked to change the email address to {data.get('new', 'a new address')}"
+    if kind == "email_changed":
+        return f"Email address changed from {data.get('old', '?')} to {data.get('new', '?')}"
+    if kind == "username_changed":
+        return f"Username changed from {data.get('old', '?')} to {data.get('new', '?')}"
+    if kind in ("refresh_token_reused", "token_reused", "token_reuse_detected"):
+        return (
+            f"An old app sign-in token was used again{_from(event)}; "
+            f"that session was ended to be safe"
+        )
+    if kind == "account_disabled":
+        actor = who if by_admin else "The portal"
+        return f"{actor} disabled the account{_because(data)}; every session was signed out"
+    if kind == "account_enabled":
+        return f"{who if by_admin else 'The portal'} enabled the account again"
+    if kind == "account_deleted":
+        if by_admin:
+            return f"{who} deleted the account {event.email}"
+        return f"Account {event.email} deleted{_from(event)}"
+    if kind == "admin_created":
+        return "Admin account created from the command line"
+    if kind in ("admin_promoted", "admin_demoted"):
+        how = f" by {who}" if by_admin else " from the command line"
+        if kind == "admin_promoted":
+            return f"Administrator rights given{how}"
+        return f"Administrator rights taken away{how}"
+    return f"{label(kind)}{_from(event)}"
