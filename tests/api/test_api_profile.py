@@ -1,0 +1,163 @@
+"""GET/PATCH/PUT/DELETE /users/me, POST /users/me/email/confirm, POST /users/me/password."""
+
+import pytest
+from api_helpers import NEW_PASSWORD, PASSWORD, assert_problem, last_code
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import User, UserSession
+
+
+def test_me(api, user, tokens):
+    response = api.get("/users/me", token=tokens["access_token"])
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert body["id"] == str(user.id)
+    assert set(body) == {
+        "id",
+        "email",
+        "username",
+        "is_verified",
+        "is_admin",
+        "created_at",
+        "pending_email",
+    }
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_me_needs_a_token(api):
+    assert_problem(api.get("/users/me"), 401, "invalid_token")
+
+
+@pytest.mark.parametrize("method", ["patch", "put"])
+def test_change_username(api, tokens, method):
+    response = getattr(api, method)(
+        "/users/me", {"username": "Alicia"}, token=tokens["access_token"]
+    )
+    assert response.status_code == 200
+    assert response.get_json()["username"] == "alicia"
+    assert api.get("/users/me", token=tokens["access_token"]).get_json()["username"] == "alicia"
+
+
+def test_change_username_to_a_taken_one_is_409(api, make_user, tokens):
+    make_user(username="bob")
+    response = api.patch("/users/me", {"username": "BOB"}, token=tokens["access_token"])
+    assert_problem(response, 409, "username_taken")
+
+
+@pytest.mark.parametrize(
+    "body", [{"username": "x"}, {"username": 5}, {"email": "nope"}, {"email": ""}]
+)
+def test_profile_validation(api, tokens, body):
+    problem = assert_problem(api.patch("/users/me", body, token=tokens["access_token"]), 422)
+    assert problem["errors"]
+
+
+def test_bad_email_changes_nothing(api, tokens):
+    response = api.patch(
+        "/users/me", {"username": "newname", "email": "nope"}, token=tokens["access_token"]
+    )
+    assert_problem(response, 422, "validation_error")
+    assert api.get("/users/me", token=tokens["access_token"]).get_json()["username"] == "alice"
+
+
+def test_admin_fields_change_nothing(api, user, tokens):
+    body = {"is_admin": True, "is_verified": False, "is_active": False, "id": "x"}
+    response = api.patch("/users/me", body, token=tokens["access_token"])
+    assert response.status_code == 200
+    db.session.expire_all()
+    assert not user.is_admin and user.is_verified and user.is_active
+
+
+@pytest.mark.parametrize("body", [{}, {"username": None, "email": None}])
+def test_empty_patch_changes_nothing(api, tokens, body):
+    response = api.patch("/users/me", body, token=tokens["access_token"])
+    assert response.status_code == 200
+    assert response.get_json()["username"] == "alice"
+    assert response.get_json()["email"] == "alice@example.com"
+
+
+def test_change_email_is_pending_until_confirmed(api, tokens, outbox):
+    response = api.patch("/users/me", {"email": "New@Example.com"}, token=tokens["access_token"])
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["email"] == "alice@example.com"
+    assert body["pending_email"] == "new@example.com"
+    assert outbox[-1]["kind"] == "email_change" and outbox[-1]["to"] == ["new@example.com"]
+
+    assert_problem(
+        api.post("/users/me/email/confirm", {"code": "12345x"}, token=tokens["access_token"]),
+        400,
+        "invalid_code",
+    )
+    code = last_code(outbox, "email_change")
+    response = api.post("/users/me/email/confirm", {"code": code}, token=tokens["access_token"])
+    assert response.status_code == 200
+    assert response.get_json()["email"] == "new@example.com"
+    assert response.get_json()["pending_email"] is None
+    # the old access token keeps working (its session did not end)
+    assert api.get("/users/me", token=tokens["access_token"]).get_json()["email"] == (
+        "new@example.com"
+    )
+
+
+def test_change_email_to_a_taken_address_tells_the_owner_only(api, make_user, tokens, outbox):
+    make_user(email="bob@example.com", username="bob")
+    response = api.patch("/users/me", {"email": "bob@example.com"}, token=tokens["access_token"])
+    assert response.status_code == 200
+    assert [m["kind"] for m in outbox] == ["account_exists"]
+
+
+def test_confirm_without_a_pending_change(api, tokens):
+    response = api.post("/users/me/email/confirm", {"code": "123456"}, token=tokens["access_token"])
+    assert_problem(response, 400, "invalid_code")
+
+
+def test_change_password_keeps_this_session_and_ends_others(api, auth, tokens, outbox):
+    other = api.login()
+    response = api.post(
+        "/users/me/password",
+        {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        token=tokens["access_token"],
+    )
+    assert response.status_code == 204
+    assert api.get("/users/me", token=tokens["access_token"]).status_code == 200
+    assert_problem(api.get("/users/me", token=other["access_token"]), 401, "session_ended")
+    assert auth.get("/sessions").status_code in (302, 303)
+    assert "password_changed" in [m["kind"] for m in outbox]
+    assert api.post("/auth/login", {"email": "alice", "password": NEW_PASSWORD}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"current_password": "wrong one!", "new_password": NEW_PASSWORD}, "current_password"),
+        ({"current_password": PASSWORD, "new_password": "password1"}, "new_password"),
+        ({"current_password": PASSWORD, "new_password": PASSWORD}, "new_password"),
+        ({"current_password": PASSWORD}, "new_password"),
+        ({"new_password": NEW_PASSWORD}, "current_password"),
+    ],
+)
+def test_change_password_validation(api, tokens, body, field):
+    response = api.post("/users/me/password", body, token=tokens["access_token"])
+    problem = assert_problem(response, 422, "validation_error")
+    assert field in problem["errors"]
+
+
+def test_delete_account(api, user, tokens, outbox):
+    user_id = user.id
+    response = api.delete("/users/me", {"password": PASSWORD}, token=tokens["access_token"])
+    assert response.status_code == 204
+    db.session.expire_all()
+    assert db.session.get(User, user_id) is None
+    assert db.session.scalar(select(UserSession).where(UserSession.user_id == user_id)) is None
+    assert_problem(api.get("/users/me", token=tokens["access_token"]), 401, "session_ended")
+    assert "account_deleted" in [m["kind"] for m in outbox]
+
+
+def test_delete_account_needs_the_password(api, tokens):
+    response = api.delete("/users/me", {"password": "wrong one"}, token=tokens["access_token"])
+    assert_problem(response, 422, "validation_error")
+    assert_problem(api.delete("/users/me", {}, token=tokens["access_token"]), 422)
+    assert api.get("/users/me", token=tokens["access_token"]).status_code == 200
