@@ -52,10 +52,11 @@ def events_page(
     kind: str | None = None,
     before: int | None = None,
     after: int | None = None,
-    limit: int = PAGE_SIZE,
+    limit: int | None = None,
 ) -> Page:
     """Events newest first. Keyset on id: `before` = older than the last one seen (next page),
     `after` = newer than the first one seen (previous page). One statement, actor included."""
+    limit = limit or PAGE_SIZE  # read at call time, so tests can make pages small
     statement = select(SecurityEvent).options(joinedload(SecurityEvent.actor))
     if user is not None:
         statement = statement.where(SecurityEvent.user_id == user.id)
@@ -81,7 +82,7 @@ def events_page(
     )
 
 
-def own_activity(user: User, *, before=None, after=None, limit: int = PAGE_SIZE) -> Page:
+def own_activity(user: User, *, before=None, after=None, limit: int | None = None) -> Page:
     """A person's own events, newest first."""
     return events_page(user=user, before=before, after=after, limit=limit)
 

@@ -9,9 +9,9 @@ from sqlalchemy import or_, select
 
 from portal.client import Client
 from portal.extensions import db
-from portal.flows import FlowError, events, invalid
+from portal.flows import FlowError, activity, events, invalid
 from portal.flows.accounts import try_send
-from portal.flows.activity import PAGE_SIZE, Page, events_page
+from portal.flows.activity import Page, events_page
 from portal.flows.sessions import revoke, revoke_all
 from portal.models import SecurityEvent, User, UserSession
 
@@ -47,7 +47,7 @@ def _check_removal(admin: User | None, user: User, action: str) -> None:
         raise FlowError("forbidden", f"You cannot {action} your own account.")
     if user.is_admin and user.is_active and admin_count(lock=True) <= 1:
         raise FlowError(
-            "last_admin", f"You cannot {action} the last admin; make someone else an admin first."
+            "forbidden", f"You cannot {action} the last admin; make someone else an admin first."
         )
 
 
@@ -70,12 +70,17 @@ def _like_prefix(text: str) -> str:
 
 
 def search_users(
-    query: str = "", *, after: str | None = None, before: str | None = None, limit: int = PAGE_SIZE
+    query: str = "",
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int | None = None,
 ) -> Page:
     """Users whose email or username starts with `query` (any case), ordered by email, one
     page at a time: `after`/`before` are the email at the edge of the page the caller saw.
     Emails and usernames are stored lower-case, so the pattern indexes serve the prefix match
     and the email index the order (one statement per page)."""
+    limit = limit or activity.PAGE_SIZE
     statement = select(User)
     query = (query or "").strip().lower()[:254]
     if query:
