@@ -168,6 +168,22 @@ def app(database_url, tmp_path, app_config):
 
 
 @pytest.fixture
+def make_app(database_url, tmp_path, app):
+    """Another app on the test's database transaction, e.g. in production mode:
+    `make_app(PORTAL_ENV="production")`; `drop=[...]` leaves test settings out (defaults)."""
+
+    def make(drop=(), **overrides):
+        config = test_config(database_url, tmp_path, **overrides)
+        for name in drop:
+            del config[name]
+        other = create_app(config)
+        other.test_client_class = ClosingClient
+        return other
+
+    return make
+
+
+@pytest.fixture
 def outbox(app):
     """Every email sent during the test, as the dicts the `file` backend writes."""
     messages: list[dict] = []

@@ -9,6 +9,11 @@ PASSWORD = "correct horse battery staple"
 STRONG_PASSWORD = "plum-velvet-orbit-canyon-42"
 
 
+def csrf_token_in(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+
+
 def last_code(outbox, kind: str = "verify_email") -> str:
     message = [m for m in outbox if m["kind"] == kind][-1]
     return re.search(r"\b(\d{6})\b", message["text"]).group(1)

@@ -1,0 +1,209 @@
+"""The sessions page: every signed-in device, ended one at a time (HTMX) or all but this one."""
+
+import re
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+from web_helpers import PASSWORD
+
+from portal.client import Client, device_label
+from portal.extensions import db
+from portal.flows.sessions import start_session
+from portal.models import UserSession
+
+FIREFOX_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+SAFARI_IOS = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
+CHROME_WINDOWS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
+)
+
+
+def session_ids(user) -> list[str]:
+    return [
+        str(s.id)
+        for s in db.session.scalars(
+            select(UserSession).where(UserSession.user_id == user.id, UserSession.active_clause())
+        )
+    ]
+
+
+def row(html: str, session_id: str) -> str:
+    match = re.search(rf'<tr id="session-{session_id}">(.*?)</tr>', html, re.S)
+    assert match, f"no row for session {session_id}"
+    return match.group(1)
+
+
+@pytest.fixture
+def phone(new_browser, user):
+    """Alice's second device, an iPhone at another address."""
+    browser = new_browser(SAFARI_IOS)
+    browser.client.environ_base["REMOTE_ADDR"] = "203.0.113.7"
+    browser.sign_in()
+    return browser
+
+
+def phone_session_id(user) -> str:
+    return str(
+        db.session.scalar(
+            select(UserSession.id).where(
+                UserSession.user_id == user.id, UserSession.device_label == "Mobile Safari on iOS"
+            )
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("agent", "label"),
+    [
+        (FIREFOX_LINUX, "Firefox on Linux"),
+        (SAFARI_IOS, "Mobile Safari on iOS"),
+        (CHROME_WINDOWS, "Chrome on Windows"),
+        ("", "Unknown device"),
+        ("curl/8.5.0", "curl"),
+    ],
+)
+def test_device_labels_are_parsed_from_the_user_agent(agent, label):
+    assert device_label(agent) == label
+
+
+def test_page_lists_every_active_session_with_its_details(auth, phone, user):
+    response = auth.get("/sessions")
+
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    phone_id = phone_session_id(user)
+    [laptop_id] = [sid for sid in session_ids(user) if sid != phone_id]
+    laptop, iphone = row(html, laptop_id), row(html, phone_id)
+    assert "Firefox on Linux" in laptop and "127.0.0.1" in laptop
+    assert "This device" in laptop
+    assert "Mobile Safari on iOS" in iphone and "203.0.113.7" in iphone
+    assert "This device" not in iphone
+    for cells in (laptop, iphone):
+        assert len(re.findall(r"<time datetime=", cells)) == 2  # started, last seen
+    # The phone's page marks the phone as this device.
+    assert "This device" in row(phone.get("/sessions").get_data(as_text=True), phone_id)
+
+
+def test_ended_sessions_are_not_listed(auth, phone, user):
+    phone.sign_out()
+
+    html = auth.get("/sessions").get_data(as_text=True)
+
+    assert "Mobile Safari on iOS" not in html
+
+
+def test_sessions_page_needs_a_signed_in_browser(browser):
+    assert browser.get("/sessions").status_code == 302
+
+
+def test_end_another_session_by_post(auth, phone, user):
+    sid = phone_session_id(user)
+
+    response = auth.post(f"/sessions/{sid}/end", form_page="/sessions")
+
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/sessions"
+    assert sid not in session_ids(user)
+    # The ended browser is signed out on its very next request.
+    assert phone.get("/profile").status_code == 302
+    assert auth.get("/profile").status_code == 200
+
+
+def test_end_another_session_by_htmx_delete(auth, phone, user):
+    sid = phone_session_id(user)
+    html = auth.get("/sessions").get_data(as_text=True)
+    url = re.search(rf'hx-delete="([^"]*{sid}[^"]*)"', html).group(1)
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1)
+
+    response = auth.client.delete(url, headers={"HX-Request": "true", "X-CSRFToken": token})
+
+    assert response.status_code == 200
+    assert response.get_data() == b""
+    assert phone.get("/profile").status_code == 302
+    assert auth.get("/profile").status_code == 200
+
+
+def test_htmx_delete_without_the_csrf_header_is_refused(auth, phone, user):
+    sid = phone_session_id(user)
+
+    response = auth.client.delete(f"/sessions/{sid}/end", headers={"HX-Request": "true"})
+
+    assert response.status_code == 400
+    assert phone.get("/profile").status_code == 200
+
+
+def test_ending_this_session_signs_this_browser_out(auth, user):
+    [sid] = session_ids(user)
+
+    response = auth.post(f"/sessions/{sid}/end", form_page="/sessions")
+
+    assert response.status_code == 303
+    assert auth.get("/profile").status_code == 302
+
+
+@pytest.mark.parametrize("sid", ["not-a-uuid", str(uuid.uuid4()), "x" * 5_000])
+def test_unknown_sessions_are_not_found(auth, sid):
+    assert auth.post(f"/sessions/{sid}/end", form_page="/sessions").status_code == 404
+
+
+def test_another_users_session_is_not_found(auth, new_browser, make_user, user):
+    make_user(email="bob@example.com", username="bob")
+    bob = new_browser()
+    bob.sign_in("bob")
+    bobs = db.session.scalar(
+        select(UserSession.id).where(UserSession.user_id != user.id, UserSession.kind == "web")
+    )
+
+    response = auth.post(f"/sessions/{bobs}/end", form_page="/sessions")
+
+    assert response.status_code == 404
+    assert bob.get("/profile").status_code == 200
+
+
+def test_end_all_other_sessions(auth, phone, new_browser, user):
+    tablet = new_browser(CHROME_WINDOWS)
+    tablet.sign_in()
+    assert len(session_ids(user)) == 3
+
+    response = auth.post("/sessions/end-others", form_page="/sessions")
+
+    assert response.status_code == 303
+    assert len(session_ids(user)) == 1
+    assert auth.get("/profile").status_code == 200
+    assert phone.get("/profile").status_code == 302
+    assert tablet.get("/profile").status_code == 302
+
+
+def test_sessions_page_statements_do_not_grow_with_sessions(auth, user, count_queries):
+    def statements() -> int:
+        db.session.expire_all()
+        with count_queries() as queries:
+            assert auth.get("/sessions").status_code == 200
+        return len(queries)
+
+    one = statements()
+    for n in range(19):
+        start_session(user, "web", Client(f"198.51.100.{n}", SAFARI_IOS))
+    db.session.commit()
+    assert len(session_ids(user)) == 20
+
+    assert statements() == one
+
+
+def test_other_browsers_still_sign_in_after_others_were_ended(auth, phone, user):
+    auth.post("/sessions/end-others", form_page="/sessions")
+
+    phone.post("/signin", {"login": "alice", "password": PASSWORD})
+
+    assert phone.get("/profile").status_code == 200
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(UserSession).where(UserSession.active_clause())
+        )
+        == 2
+    )
