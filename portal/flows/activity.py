@@ -164,9 +164,10 @@ def describe(event: SecurityEvent, *, for_owner: bool = True) -> str:
     if kind == "username_changed":
         return f"Username changed from {data.get('old', '?')} to {data.get('new', '?')}"
     if kind in ("refresh_token_reused", "token_reused", "token_reuse_detected"):
+        on = f" for {data['device']}" if data.get("device") else ""
         return (
-            f"An old app sign-in token was used again{_from(event)}; "
-            f"that session was ended to be safe"
+            f"An old app sign-in token{on} was used again{_from(event)}; "
+            "that session was ended to be safe"
         )
     if kind == "account_disabled":
         actor = who if by_admin else "The portal"
@@ -180,7 +181,7 @@ def describe(event: SecurityEvent, *, for_owner: bool = True) -> str:
     if kind == "admin_created":
         return "Admin account created from the command line"
     if kind in ("admin_promoted", "admin_demoted"):
-        how = f" by {who}" if by_admin else " from the command line"
+        how = f" by {who[0].lower()}{who[1:]}" if by_admin else " from the command line"
         if kind == "admin_promoted":
             return f"Administrator rights given{how}"
         return f"Administrator rights taken away{how}"
