@@ -1,13 +1,10 @@
 """Fixtures: a real PostgreSQL database migrated once per run, each test in a transaction
 that is rolled back at the end (the app's own commits become savepoints)."""
 
-import contextvars
 import os
-import re
 import uuid
 
 import pytest
-from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import create_engine, event, text
@@ -17,8 +14,12 @@ from sqlalchemy.exc import OperationalError
 # Helpers live in their own module: test files import them from there, since the name
 # `conftest` is ambiguous once tests/api and tests/admin have their own.
 from web_helpers import (  # noqa: F401 - re-exported for tests that import from conftest
+    CSRF_RE,
     PASSWORD,
     STRONG_PASSWORD,
+    Browser,
+    ClosingClient,
+    csrf_token,
     last_code,
     last_link,
     mail_files,
@@ -32,9 +33,6 @@ from portal.models import User
 from portal.passwords import hash_password
 
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/portal_test"
-CSRF_RE = re.compile(
-    r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
-)
 
 
 def test_database_url(name: str | None = None) -> str:
@@ -103,28 +101,6 @@ def database_url(tmp_path_factory):
     url = test_database_url()
     migrate_fresh(url, tmp_path_factory.mktemp("migrate"))
     return url
-
-
-class ClosingClient(FlaskClient):
-    """A test client whose requests behave as on a real server:
-
-    - each request runs in its own app context, so `g` (Flask-Login's user, Flask-WTF's CSRF
-      token) and the database session are per request instead of shared by every request of
-      the test through the app context the `app` fixture keeps pushed;
-    - each response is closed once sent, as a WSGI server does, so work registered with
-      `response.call_on_close` (emails sent after the response) runs.
-
-    After each request the test's own session forgets what it had loaded, so objects the
-    test holds show what the request committed."""
-
-    def open(self, *args, **kwargs):
-        # Contexts kept after a request (`with client:`, as pytest-flask's `client` does)
-        # would belong to the request's own contextvars context; keep none.
-        self.preserve_context = False
-        kwargs.setdefault("buffered", True)
-        response = contextvars.Context().run(super().open, *args, **kwargs)
-        db.session.expire_all()
-        return response
 
 
 class _ConnectionSession(FlaskSession):
@@ -223,61 +199,6 @@ def make_user(app):
 @pytest.fixture
 def user(make_user):
     return make_user(email="alice@example.com", username="alice")
-
-
-def csrf_token(client, path: str = "/signin") -> str:
-    html = client.get(path).get_data(as_text=True)
-    match = CSRF_RE.search(html)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1) or match.group(2)
-
-
-class Browser:
-    """Drives the pages as a person would: GET a form, POST it with its CSRF token."""
-
-    def __init__(
-        self,
-        client,
-        user_agent: str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
-    ):
-        self.client = client
-        self.headers = {"User-Agent": user_agent}
-
-    def get(self, path, **kwargs):
-        return self.client.get(
-            path, headers={**self.headers, **kwargs.pop("headers", {})}, **kwargs
-        )
-
-    def post(self, path, data=None, *, form_page: str = "/signin", htmx=False, **kwargs):
-        data = dict(data or {})
-        data.setdefault("csrf_token", csrf_token(self.client, form_page))
-        headers = {**self.headers, **kwargs.pop("headers", {})}
-        if htmx:
-            headers["HX-Request"] = "true"
-        return self.client.post(path, data=data, headers=headers, **kwargs)
-
-    def sign_in(self, login="alice@example.com", password=PASSWORD):
-        response = self.post("/signin", {"login": login, "password": password})
-        assert response.status_code == 303, response.get_data(as_text=True)
-        return response
-
-    def sign_out(self):
-        return self.post("/signout", form_page="/profile")
-
-    def sign_up(self, email="bob@example.com", username="bob", password=STRONG_PASSWORD, **kw):
-        return self.post(
-            "/signup",
-            {"email": email, "username": username, "password": password},
-            form_page="/signup",
-            **kw,
-        )
-
-    def verify(self, code, email="bob@example.com", **kw):
-        return self.post("/verify", {"email": email, "code": code}, form_page="/verify", **kw)
-
-    def cookie(self, name: str = "portal") -> str | None:
-        cookie = self.client.get_cookie(name)
-        return cookie.value if cookie else None
 
 
 @pytest.fixture

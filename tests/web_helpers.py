@@ -1,12 +1,98 @@
-"""Helpers for the tests: passwords, reading sent email, comparing pages."""
+"""Helpers for the tests: a test client and a browser that behave as on a real server,
+passwords, reading sent email, comparing pages."""
 
+import contextvars
 import json
 import os
 import re
 
+from flask.testing import FlaskClient
+
+from portal.extensions import db
+
 PASSWORD = "correct horse battery staple"
 # Passes the password policy (for sign-up, reset and change forms).
 STRONG_PASSWORD = "plum-velvet-orbit-canyon-42"
+CSRF_RE = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
+)
+
+
+class ClosingClient(FlaskClient):
+    """A test client whose requests behave as on a real server:
+
+    - each request runs in its own app context, so `g` (Flask-Login's user, Flask-WTF's CSRF
+      token) and the database session are per request instead of shared by every request of
+      the test through the app context the `app` fixture keeps pushed;
+    - each response is closed once sent, as a WSGI server does, so work registered with
+      `response.call_on_close` (emails sent after the response) runs.
+
+    After each request the test's own session forgets what it had loaded, so objects the
+    test holds show what the request committed."""
+
+    def open(self, *args, **kwargs):
+        # Contexts kept after a request (`with client:`, as pytest-flask's `client` does)
+        # would belong to the request's own contextvars context; keep none.
+        self.preserve_context = False
+        kwargs.setdefault("buffered", True)
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        db.session.expire_all()
+        return response
+
+
+def csrf_token(client, path: str = "/signin") -> str:
+    html = client.get(path).get_data(as_text=True)
+    match = CSRF_RE.search(html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1) or match.group(2)
+
+
+class Browser:
+    """Drives the pages as a person would: GET a form, POST it with its CSRF token."""
+
+    def __init__(
+        self,
+        client,
+        user_agent: str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+    ):
+        self.client = client
+        self.headers = {"User-Agent": user_agent}
+
+    def get(self, path, **kwargs):
+        return self.client.get(
+            path, headers={**self.headers, **kwargs.pop("headers", {})}, **kwargs
+        )
+
+    def post(self, path, data=None, *, form_page: str = "/signin", htmx=False, **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", csrf_token(self.client, form_page))
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        if htmx:
+            headers["HX-Request"] = "true"
+        return self.client.post(path, data=data, headers=headers, **kwargs)
+
+    def sign_in(self, login="alice@example.com", password=PASSWORD):
+        response = self.post("/signin", {"login": login, "password": password})
+        assert response.status_code == 303, response.get_data(as_text=True)
+        return response
+
+    def sign_out(self):
+        return self.post("/signout", form_page="/profile")
+
+    def sign_up(self, email="bob@example.com", username="bob", password=STRONG_PASSWORD, **kw):
+        return self.post(
+            "/signup",
+            {"email": email, "username": username, "password": password},
+            form_page="/signup",
+            **kw,
+        )
+
+    def verify(self, code, email="bob@example.com", **kw):
+        return self.post("/verify", {"email": email, "code": code}, form_page="/verify", **kw)
+
+    def cookie(self, name: str = "portal") -> str | None:
+        cookie = self.client.get_cookie(name)
+        return cookie.value if cookie else None
 
 
 def csrf_token_in(html: str) -> str:

@@ -1,0 +1,155 @@
+"""send_email and its backends: console, file, and Resend's HTTP API (faked)."""
+
+import json
+import re
+import uuid
+
+import pytest
+import responses
+from sqlalchemy import func, select
+from web_helpers import last_code, mail_files
+
+from portal.email import EmailError, send_email
+from portal.extensions import db
+from portal.models import OneTimeCode, User
+
+RESEND_URL = "https://api.resend.com/emails"
+
+
+@pytest.fixture
+def resend_api(app):
+    """The Resend backend, talking to a fake of Resend's HTTP API."""
+    app.config.update(MAIL_BACKEND="resend", RESEND_API_KEY="re_test_key")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as fake:
+        yield fake
+
+
+def sent_payloads(fake) -> list[dict]:
+    return [json.loads(call.request.body) for call in fake.calls]
+
+
+def test_file_backend_writes_one_json_file_per_message(app, browser, outbox):
+    browser.sign_up()
+
+    [message] = mail_files(app)
+    assert set(message) == {"to", "subject", "text", "html", "kind"}
+    assert message["to"] == ["bob@example.com"]
+    assert message["kind"] == "verify_email"
+    assert message["subject"] == "Your Portal confirmation code"
+    code = last_code(outbox)
+    assert code in message["text"] and code in message["html"]
+    assert message == outbox[0]
+
+
+def test_console_backend_prints_the_message(app, browser, capsys, outbox):
+    app.config["MAIL_BACKEND"] = "console"
+
+    browser.sign_up()
+
+    out = capsys.readouterr().out
+    assert "email to bob@example.com: Your Portal confirmation code" in out
+    assert last_code(outbox) in out
+    assert mail_files(app) == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "context", "expected"),
+    [
+        ("verify_email", {"code": "012345", "minutes": 15}, "012345"),
+        ("email_change", {"code": "654321", "minutes": 15}, "654321"),
+        (
+            "reset_password",
+            {"link": "http://portal.test/reset/abc", "minutes": 30},
+            "http://portal.test/reset/abc",
+        ),
+        ("password_changed", {"device": "Firefox on Linux"}, "password"),
+        ("account_exists", {}, "already"),
+    ],
+)
+def test_each_kind_has_a_text_and_an_html_part(app, user, outbox, kind, context, expected):
+    send_email("alice@example.com", kind, user=user, **context)
+
+    [message] = outbox
+    assert expected in message["text"]
+    assert expected in message["html"]
+    assert message["html"].lstrip().lower().startswith(("<!doctype", "<html"))
+
+
+def test_resend_backend_posts_the_message_with_an_idempotency_key(app, resend_api, browser):
+    resend_api.post(RESEND_URL, json={"id": "4ef9a417-02e9-4d39-ad75-9611e0fcc33c"})
+
+    assert browser.sign_up().status_code == 303
+
+    [call] = resend_api.calls
+    headers = call.request.headers
+    assert headers["Authorization"] == "Bearer re_test_key"
+    uuid.UUID(headers["Idempotency-Key"])
+    [payload] = sent_payloads(resend_api)
+    assert payload["to"] == ["bob@example.com"]
+    assert payload["from"] == "Portal <noreply@localhost>"
+    assert payload["subject"] == "Your Portal confirmation code"
+    assert re.search(r"\b\d{6}\b", payload["text"])
+    assert payload["html"]
+    assert payload["tags"] == [{"name": "kind", "value": "verify_email"}]
+
+
+def test_each_message_has_its_own_idempotency_key(app, resend_api, user):
+    resend_api.post(RESEND_URL, json={"id": "x"})
+
+    send_email("alice@example.com", "account_exists", user=user)
+    send_email("alice@example.com", "account_exists", user=user)
+
+    keys = [call.request.headers["Idempotency-Key"] for call in resend_api.calls]
+    assert len(set(keys)) == 2
+
+
+def test_a_refused_send_raises_email_error(app, resend_api, user, outbox):
+    resend_api.post(RESEND_URL, status=422, json={"name": "validation_error", "message": "no"})
+
+    with pytest.raises(EmailError):
+        send_email("alice@example.com", "account_exists", user=user)
+    assert outbox == []
+
+
+def test_a_failing_send_during_sign_up_keeps_the_account_and_offers_resend(
+    app, resend_api, browser, outbox
+):
+    resend_api.post(RESEND_URL, status=500, json={"message": "down"})
+
+    response = browser.sign_up()
+
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/verify"
+    user = db.session.scalar(select(User).where(User.email == "bob@example.com"))
+    assert user is not None and not user.is_verified
+    assert db.session.scalar(select(func.count()).select_from(OneTimeCode)) == 0
+    page = browser.get("/verify").get_data(as_text=True)
+    assert "we could not send the code just now" in page
+    assert "Send a new code" in page
+
+    # The mail service is back: "send a new code" works at once and the code confirms.
+    resend_api.replace(responses.POST, RESEND_URL, json={"id": "ok"})
+    browser.post("/verify/resend", {"email": "bob@example.com"}, form_page="/verify")
+    code = re.search(r"\b(\d{6})\b", sent_payloads(resend_api)[-1]["text"]).group(1)
+    assert browser.verify(code).status_code == 303
+
+
+def test_a_failing_reset_email_still_answers_the_same_page(app, resend_api, browser, user):
+    resend_api.post(RESEND_URL, status=500, json={"message": "down"})
+
+    response = browser.post(
+        "/forgot-password", {"email": "alice@example.com"}, form_page="/forgot-password"
+    )
+
+    assert response.status_code == 200
+    assert "If <strong>alice@example.com</strong> has an account" in response.get_data(as_text=True)
+    assert len(resend_api.calls) == 1  # it was tried, after the response
+
+
+def test_emails_use_the_base_url(app, browser, user, outbox):
+    browser.post("/forgot-password", {"email": "alice@example.com"}, form_page="/forgot-password")
+
+    [message] = outbox
+    assert "http://portal.test/reset/" in message["text"]
+    assert "http://portal.test/reset/" in message["html"]
+    assert "localhost" not in message["text"]

@@ -1,0 +1,63 @@
+"""The embedded default: the migrations build a SQLite database the pages work on."""
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import inspect, select
+from web_helpers import STRONG_PASSWORD, Browser, ClosingClient, last_code
+
+from portal import create_app
+from portal.email import email_sent
+from portal.extensions import db
+from portal.models import User, UserSession
+
+
+@pytest.fixture
+def sqlite_app(tmp_path):
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'portal.sqlite3'}",
+            "SECRET_KEY": "sqlite-test-secret-key-that-is-long-enough-0123",
+            "MAIL_BACKEND": "file",
+            "MAIL_FILE_DIR": str(tmp_path / "mail"),
+            "ARGON2_TIME_COST": 1,
+            "ARGON2_MEMORY_COST": 8,
+            "RATELIMIT_ENABLED": False,
+        }
+    )
+    app.test_client_class = ClosingClient
+    with app.app_context():
+        upgrade()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_migrations_build_the_schema_on_sqlite(sqlite_app):
+    tables = set(inspect(db.engine).get_table_names())
+
+    assert {"users", "sessions", "one_time_codes", "security_events"} <= tables
+
+
+def test_sign_up_verify_and_sign_in_on_sqlite(sqlite_app):
+    outbox = []
+    collect = lambda sender, message, **kw: outbox.append(message)  # noqa: E731
+    email_sent.connect(collect)
+    try:
+        browser = Browser(sqlite_app.test_client())
+        response = browser.sign_up(email="sam@example.com", username="sam")
+        assert response.status_code == 303, response.get_data(as_text=True)
+
+        assert browser.verify(last_code(outbox), email="sam@example.com").status_code == 303
+        assert browser.get("/profile").status_code == 200
+        assert browser.sign_out().status_code == 303
+        browser.sign_in("SAM", STRONG_PASSWORD)
+        assert "This device" in browser.get("/sessions").get_data(as_text=True)
+    finally:
+        email_sent.disconnect(collect)
+
+    user = db.session.scalar(select(User).where(User.username == "sam"))
+    assert user.is_verified
+    assert user.created_at.tzinfo is not None
+    sessions = db.session.scalars(select(UserSession).where(UserSession.user_id == user.id))
+    assert sorted(s.revoked_at is None for s in sessions) == [False, True]
