@@ -1,9 +1,12 @@
 """Where a request comes from: IP address and a readable device label."""
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 from user_agents import parse
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @lru_cache(maxsize=1024)
@@ -41,5 +44,6 @@ class Client:
 
         return cls(
             ip_address=(request.remote_addr or "")[:64],
-            user_agent=request.headers.get("User-Agent", "")[:512],
+            # Control characters (NUL above all, which PostgreSQL refuses in text) are dropped.
+            user_agent=_CONTROL.sub("", request.headers.get("User-Agent", ""))[:512],
         )

@@ -146,6 +146,8 @@ def test_every_sign_in_starts_a_new_session_and_a_new_cookie(browser, user):
         "evil.com",
         "///evil.com",
         " //evil.com",
+        "/\t/evil.com",
+        "https:/evil.com",
     ],
 )
 def test_next_never_leaves_the_site(browser, user, target):

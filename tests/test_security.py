@@ -183,3 +183,49 @@ def test_no_password_code_or_token_reaches_the_logs(browser, outbox, caplog, cap
     assert "email_sent" in logged and "request" in logged  # the logs were captured
     for secret in (STRONG_PASSWORD, code, token, new_password, "a wrong password typed"):
         assert secret not in logged
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "form_page"),
+    [
+        ("/signin", {"login": "alice\x00", "password": "x"}, "/signin"),
+        ("/signin", {"login": "alice", "password": "x\x00y"}, "/signin"),
+        (
+            "/signup",
+            {"email": "a\x00@example.com", "username": "bo\x00b", "password": "a\x00b" * 5},
+            "/signup",
+        ),
+        ("/verify", {"email": "alice@example.com\x00", "code": "12\x003456"}, "/verify"),
+        ("/verify/resend", {"email": "bob\x00@example.com"}, "/verify"),
+        ("/forgot-password", {"email": "alice\x00@example.com"}, "/forgot-password"),
+    ],
+)
+def test_nul_characters_in_entrance_forms_never_give_a_500(browser, user, path, data, form_page):
+    """PostgreSQL refuses NUL in text: such input must be refused before it gets there."""
+    response = browser.post(path, data, form_page=form_page)
+
+    assert response.status_code in (200, 303, 422)
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("/profile/username", {"username": "a\x00bc"}),
+        ("/profile/email", {"email": "x\x00@example.com"}),
+        ("/profile/email/confirm", {"code": "\x00"}),
+        ("/profile/password", {"current_password": "\x00", "new_password": "p\x00" * 8}),
+        ("/profile/delete", {"password": "\x00"}),
+    ],
+)
+def test_nul_characters_in_profile_forms_never_give_a_500(auth, path, data):
+    assert auth.post(path, data, form_page="/profile").status_code == 422
+
+
+def test_a_user_agent_with_control_characters_can_sign_in(new_browser, user):
+    browser = new_browser("Mozilla/5.0\x00 (X11; Linux x86_64)\x01 Firefox/128.0")
+
+    browser.sign_in()
+
+    assert browser.get("/sessions").status_code == 200
+    agent = db.session.scalar(select(UserSession.user_agent))
+    assert "\x00" not in agent and "\x01" not in agent

@@ -22,6 +22,8 @@ def find_by_email(email: str | None) -> User | None:
 
 def find_by_login(login: str) -> User | None:
     """By email or username (both stored lower-case)."""
+    if "\x00" in login:  # PostgreSQL refuses NUL in text; no account could match it
+        return None
     return db.session.scalar(select(User).where(or_(User.email == login, User.username == login)))
 
 
