@@ -32,8 +32,8 @@ def users():
     query = request.args.get("q", "").strip()[:254]
     page = flows.search_users(
         query,
-        after=request.args.get("after") or None,
-        before=request.args.get("before") or None,
+        after=request.args.get("after", "")[:254] or None,
+        before=request.args.get("before", "")[:254] or None,
     )
     return render_page_or_partial(
         "admin/users.html", "admin/_users.html", query=query, listing=page

@@ -57,6 +57,8 @@ def events_page(
     """Events newest first. Keyset on id: `before` = older than the last one seen (next page),
     `after` = newer than the first one seen (previous page). One statement, actor included."""
     limit = limit or PAGE_SIZE  # read at call time, so tests can make pages small
+    # Cursors come from URLs: anything outside a bigint is no cursor (never a database error).
+    before, after = _cursor(before), _cursor(after)
     statement = select(SecurityEvent).options(joinedload(SecurityEvent.actor))
     if user is not None:
         statement = statement.where(SecurityEvent.user_id == user.id)
@@ -80,6 +82,10 @@ def events_page(
         next_cursor=items[-1].id if len(rows) > limit else None,
         prev_cursor=items[0].id if before is not None and items else None,
     )
+
+
+def _cursor(value) -> int | None:
+    return value if isinstance(value, int) and 0 < value < 2**63 else None
 
 
 def own_activity(user: User, *, before=None, after=None, limit: int | None = None) -> Page:

@@ -242,3 +242,22 @@ def test_admin_events_page_costs_the_same_statements_for_any_number_of_rows(
         events.record("account_disabled", someone, actor=someone)
     db.session.commit()
     assert statements() == few
+
+
+@pytest.mark.parametrize("cursor", ["before=99999999999999999999999", "after=-5", "before=abc"])
+def test_odd_cursors_are_ignored_not_errors(member, admin, cursor):
+    assert member.get(f"/activity?{cursor}").status_code == 200
+    assert admin.get(f"/admin/events?{cursor}").status_code == 200
+    assert admin.get(f"/admin/?{cursor}").status_code == 200
+
+
+def test_reasons_are_shown_as_text_never_markup(admin, user, member):
+    session = next(s for s in user.sessions if s.is_active)
+    admin.post(
+        f"/admin/users/{user.id}/sessions/{session.id}/end",
+        {"reason": "<script>alert(1)</script>"},
+        form_page=f"/admin/users/{user.id}",
+    )
+    html = admin.get(f"/admin/users/{user.id}").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
