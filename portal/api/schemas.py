@@ -19,6 +19,7 @@ Email = Field(
     max_length=MAX_EMAIL,
     description="An email address.",
     examples=["ada@example.com"],
+    json_schema_extra={"format": "email"},
 )
 
 

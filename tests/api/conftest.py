@@ -2,13 +2,28 @@
 through the API, and PyJWT's notion of "now" following portal.clock (so clock.advance()
 expires tokens the way it expires codes and sessions)."""
 
+import os
+import threading
+import uuid
+from contextlib import contextmanager, suppress
 from datetime import datetime
 
 import jwt.api_jwt
 import pytest
-from api_helpers import Api
+from api_helpers import PASSWORD, Api
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.pool import NullPool
+from werkzeug.serving import make_server
 
-from portal import clock
+from portal import clock, create_app
+from portal.extensions import db
+from portal.models import User
+from portal.passwords import hash_password
+
+DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/portal_test"
 
 
 class _ClockDatetime(datetime):
@@ -31,3 +46,118 @@ def api(client):
 def tokens(api, user) -> dict:
     """alice, signed in through the API: {access_token, refresh_token, ..., user}."""
     return api.login()
+
+
+# A served app on its own database (real commits), for true concurrency and schemathesis.
+
+LIVE_DATABASE = "portal_test_api"
+
+
+def _live_config(url: str, tmp_path) -> dict:
+    return {
+        "TESTING": True,
+        "DATABASE_URL": url,
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        "MAIL_BACKEND": "file",
+        "MAIL_FILE_DIR": str(tmp_path / "mail"),
+        "PORTAL_BASE_URL": "http://portal.test",
+        "ARGON2_TIME_COST": 1,
+        "ARGON2_MEMORY_COST": 8,
+        "ARGON2_PARALLELISM": 1,
+        "RATELIMIT_ENABLED": False,
+    }
+
+
+# Other test runs (another engineer, CI on the same host) may use portal_test_api at the same
+# time: an advisory lock keeps one run's migration or test from overlapping another's.
+LIVE_LOCK = 740_4001
+
+
+@contextmanager
+def live_database_lock(url):
+    engine = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": LIVE_LOCK})
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LIVE_LOCK})
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_database_url(tmp_path_factory) -> str:
+    """portal_test_api, created if missing, emptied and migrated once per run."""
+    base = make_url(os.environ.get("TEST_DATABASE_URL") or DEFAULT_TEST_DATABASE_URL)
+    url = base.set(database=LIVE_DATABASE)
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": LIVE_DATABASE}
+        )
+        if not exists:
+            with suppress(ProgrammingError):  # another run created it a moment ago
+                conn.execute(text(f'CREATE DATABASE "{LIVE_DATABASE}"'))
+    admin.dispose()
+    rendered = url.render_as_string(hide_password=False)
+    with live_database_lock(rendered):
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        app = create_app(_live_config(rendered, tmp_path_factory.mktemp("live-migrate")))
+        with app.app_context():
+            upgrade()
+            db.engine.dispose()
+    return rendered
+
+
+@pytest.fixture
+def live_app(live_database_url, tmp_path):
+    """An app on portal_test_api whose commits are real; every table is emptied afterwards."""
+    with live_database_lock(live_database_url):
+        app = create_app(_live_config(live_database_url, tmp_path))
+        try:
+            yield app
+        finally:
+            with app.app_context():
+                tables = ", ".join(
+                    f'"{t.name}"' for t in db.metadata.sorted_tables if t.name != "alembic_version"
+                )
+                db.session.execute(text(f"TRUNCATE {tables} CASCADE"))
+                db.session.commit()
+                db.session.remove()
+                db.engine.dispose()
+            clock.reset()
+
+
+@pytest.fixture
+def live_server(live_app):
+    """live_app served by werkzeug in a thread (a real HTTP server, a thread per request)."""
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
+
+
+@pytest.fixture
+def live_user(live_app):
+    """A verified account on the live database: (email, password)."""
+    with live_app.app_context():
+        user = User(
+            id=uuid.uuid4(),
+            email="live@example.com",
+            username="live",
+            password_hash=hash_password(PASSWORD),
+            is_verified=True,
+        )
+        db.session.add(user)
+        db.session.commit()
+        db.session.remove()
+    return "live@example.com", PASSWORD
