@@ -207,3 +207,20 @@ def test_other_browsers_still_sign_in_after_others_were_ended(auth, phone, user)
         )
         == 2
     )
+
+
+def test_last_seen_follows_activity_at_most_once_a_minute(auth, user):
+    from datetime import timedelta
+
+    from portal import clock
+
+    [session] = db.session.scalars(select(UserSession).where(UserSession.user_id == user.id))
+    started = session.last_seen_at
+    auth.get("/profile")
+    assert session.last_seen_at == started  # within the minute: no write
+
+    clock.advance(timedelta(minutes=5))
+    auth.get("/profile")
+
+    assert session.last_seen_at >= started + timedelta(minutes=5)
+    assert session.created_at < session.last_seen_at
