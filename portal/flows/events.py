@@ -8,8 +8,10 @@ from portal.models import SecurityEvent, User, UserSession
 
 log = logging.getLogger(__name__)
 
-# Values that must never be stored with an event, whatever a caller passes.
-_FORBIDDEN_KEYS = {"password", "code", "token", "refresh_token", "access_token", "secret"}
+# Data keys that must never be stored with an event, whatever a caller passes: any key whose
+# name contains one of these (new_password, reset_token, verification_code, ...).
+_SECRET_WORDS = ("password", "code", "token", "secret")
+MAX_VALUE = 254  # long enough for an email address
 
 
 def record(
@@ -25,11 +27,13 @@ def record(
     try:
         if (user is not None and user.id is None) or (session is not None and session.id is None):
             db.session.flush()  # ids are assigned at flush
-        safe = {k: (str(v)[:200] if v is not None else None) for k, v in data.items()}
-        for key in _FORBIDDEN_KEYS & safe.keys():
-            del safe[key]
+        safe = {
+            key: (str(value)[:MAX_VALUE] if value is not None else None)
+            for key, value in data.items()
+            if not any(word in key.lower() for word in _SECRET_WORDS)
+        }
         event = SecurityEvent(
-            kind=kind,
+            kind=kind[:40],
             user_id=user.id if user else None,
             email=(user.email if user else "")[:254],
             actor_id=actor.id if actor else None,
