@@ -176,7 +176,21 @@ def test_values_are_cut_to_size(app, user):
     events.record("signed_in", user, client=Client("1" * 100, "x" * 600), note="n" * 500)
     db.session.commit()
     event = last_event("signed_in")
-    assert len(event.ip_address) == 64 and len(event.data["note"]) == 200
+    assert len(event.ip_address) == 64 and len(event.data["note"]) == events.MAX_VALUE
+
+
+def test_data_keys_naming_a_secret_are_never_stored(app, user):
+    events.record(
+        "password_changed",
+        user,
+        new_password="hunter2 hunter2",
+        reset_token="abc",
+        verification_code="123456",
+        client_secret="s",
+        device="Firefox on Linux",
+    )
+    db.session.commit()
+    assert last_event("password_changed").data == {"device": "Firefox on Linux"}
 
 
 class BrokenClient:
