@@ -17,8 +17,14 @@ def test_health_db_answers_when_select_1_works(client):
 
 
 def test_request_id_is_returned_and_taken_from_the_caller(client):
-    assert client.get("/health", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"] == "abc-123"
+    assert (
+        client.get("/health", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"]
+        == "abc-123"
+    )
     generated = client.get("/health").headers["X-Request-ID"]
     assert len(generated) == 32
     # Junk is not echoed back into logs or headers.
-    assert client.get("/health", headers={"X-Request-ID": "bad id!"}).headers["X-Request-ID"] != "bad id!"
+    assert (
+        client.get("/health", headers={"X-Request-ID": "bad id!"}).headers["X-Request-ID"]
+        != "bad id!"
+    )

@@ -37,7 +37,9 @@ def sign_up():
     if form.validate_on_submit():
         try:
             result = sign_up_flow(
-                form.value("email"), form.value("username"), form.value("password"),
+                form.value("email"),
+                form.value("username"),
+                form.value("password"),
                 Client.from_request(),
             )
         except FlowError as error:
@@ -178,7 +180,9 @@ def forgot_password():
                 email=form.value("email").strip()[:254],
             )
     return render_page_or_partial(
-        "auth/forgot_password.html", "auth/_forgot_password_form.html", form_status(form),
+        "auth/forgot_password.html",
+        "auth/_forgot_password_form.html",
+        form_status(form),
         form=form,
     )
 
@@ -210,6 +214,10 @@ def _reset(token: str):
             flash("Your password is changed and every session was ended. Sign in again.", "success")
             return go(url_for("auth.sign_in"))
     return render_page_or_partial(
-        "auth/reset_password.html", "auth/_reset_password_form.html", form_status(form),
-        form=form, token=token, user=user,
+        "auth/reset_password.html",
+        "auth/_reset_password_form.html",
+        form_status(form),
+        form=form,
+        token=token,
+        user=user,
     )

@@ -6,9 +6,7 @@ pass a `Client`). Failures raise FlowError with a stable `code` that both sides 
 class FlowError(Exception):
     """A request the rules refuse. `code` is stable (API `code`), `errors` is per field."""
 
-    def __init__(
-        self, code: str, message: str, *, field: str | None = None, errors=None, **extra
-    ):
+    def __init__(self, code: str, message: str, *, field: str | None = None, errors=None, **extra):
         super().__init__(message)
         self.code = code
         self.message = message

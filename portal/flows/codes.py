@@ -82,9 +82,7 @@ def spend_code(user: User | None, purpose: str, code) -> OneTimeCode:
     if record is None or record.used_at is not None:
         raise FlowError("invalid_code", "That code is not valid. Ask for a new one.", field="code")
     if record.attempts >= MAX_ATTEMPTS:
-        raise FlowError(
-            "code_used_up", "Too many wrong tries. Ask for a new code.", field="code"
-        )
+        raise FlowError("code_used_up", "Too many wrong tries. Ask for a new code.", field="code")
     if record.expires_at <= clock.utcnow():
         raise FlowError("code_expired", "That code has expired. Ask for a new one.", field="code")
     if not (len(code) == 6 and code.isascii() and code.isdigit()) or not tokens.matches(

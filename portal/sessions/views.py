@@ -49,7 +49,8 @@ def end_others():
     """End every session but this one."""
     count = flows.end_other_sessions(current_user, current_user.session, Client.from_request())
     flash(
-        f"Signed out {count} other session{'s' if count != 1 else ''}." if count
+        f"Signed out {count} other session{'s' if count != 1 else ''}."
+        if count
         else "There were no other sessions.",
         "success",
     )
