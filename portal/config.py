@@ -42,6 +42,7 @@ def _defaults(instance_path: str) -> dict:
         "JWT_DECODE_ALGORITHMS": ["HS256"],
         "JWT_TOKEN_LOCATION": ["headers"],
         "JWT_ENCODE_NBF": False,
+        "JWT_COOKIE_CSRF_PROTECT": False,  # no JWT cookies, so no double-submit csrf claim
         # Per client IP, on the anonymous API endpoints that guess or send things.
         "API_AUTH_RATE_LIMIT": "10 per minute",
         "API_REFRESH_RATE_LIMIT": "30 per minute",
