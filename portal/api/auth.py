@@ -1,5 +1,6 @@
 """/auth: register, verify, sign in, refresh, sign out, forgotten password."""
 
+from flask import current_app
 from flask_jwt_extended import decode_token
 
 from portal.api import bp
@@ -36,7 +37,9 @@ def accepted(detail: str):
 
 
 def no_content():
-    return "", 204
+    response = current_app.response_class(status=204)
+    del response.headers["Content-Type"]  # there is no body to describe
+    return response
 
 
 @operation(

@@ -5,7 +5,7 @@ import json
 from flask import current_app, render_template, url_for
 
 from portal.api import bp
-from portal.api.spec import openapi_document
+from portal.api.openapi import openapi_document
 from portal.extensions import limiter
 
 

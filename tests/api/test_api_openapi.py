@@ -5,7 +5,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from portal import __version__, passwords
-from portal.api.spec import REGISTRY, openapi_document
+from portal.api.openapi import openapi_document
+from portal.api.spec import REGISTRY
 from portal.client import Client
 from portal.flows import api_tokens, signin
 

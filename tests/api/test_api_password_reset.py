@@ -35,6 +35,7 @@ def test_reset_sets_the_password_and_ends_every_session(api, user, tokens, outbo
     response = api.post("/auth/reset-password", {"token": token, "password": NEW_PASSWORD})
     assert response.status_code == 204
     assert response.get_data() == b""
+    assert "Content-Type" not in response.headers
     assert_problem(api.get("/users/me", token=tokens["access_token"]), 401, "session_ended")
     assert "password_changed" in [m["kind"] for m in outbox]
     assert_problem(
