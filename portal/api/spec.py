@@ -9,7 +9,7 @@ keeps both in our hands with pydantic doing all the schema work.
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import wraps
 
 from flask import current_app, request
@@ -39,7 +39,6 @@ class Operation:
     auth: bool
     errors: tuple[int, ...]
     limited: bool
-    extra: dict = field(default_factory=dict)
 
 
 REGISTRY: list[Operation] = []

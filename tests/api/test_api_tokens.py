@@ -227,3 +227,23 @@ def test_web_session_ids_cannot_be_refreshed(app, api, auth, user):
         },
     )
     assert_problem(refresh(api, token), 401)
+
+
+def test_every_flask_jwt_extended_error_is_a_401_problem(app):
+    """Some default to 422 or 400; the API answers all of them as 401 problem+json."""
+    from portal.extensions import jwt as manager
+
+    with app.test_request_context("/api/v1/users/me"):
+        answers = [
+            manager._unauthorized_callback("Missing Authorization Header"),
+            manager._invalid_token_callback("Signature verification failed"),
+            manager._expired_token_callback({}, {"type": "access"}),
+            manager._revoked_token_callback({}, {}),
+            manager._needs_fresh_token_callback({}, {}),
+            manager._token_verification_failed_callback({}, {}),
+            manager._user_lookup_error_callback({}, {}),
+        ]
+    for response in answers:
+        assert response.status_code == 401
+        assert response.mimetype == "application/problem+json"
+        assert response.get_json()["code"] in ("invalid_token", "token_expired", "session_ended")
