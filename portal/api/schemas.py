@@ -127,10 +127,22 @@ class PasswordRequest(Request):
     password: str = Field(min_length=1, max_length=MAX_PASSWORD * 4)
 
 
-# Responses
+# Responses (examples show in the docs page)
+
+USER_EXAMPLE = {
+    "id": "5f0c8a9e-2b1d-4c3e-9f7a-0d6e1b2c3a4f",
+    "email": "ada@example.com",
+    "username": "ada",
+    "is_verified": True,
+    "is_admin": False,
+    "created_at": "2026-01-31T09:30:00Z",
+    "pending_email": None,
+}
 
 
 class UserOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [USER_EXAMPLE]})
+
     id: UUID
     email: str
     username: str
@@ -155,6 +167,20 @@ class UserOut(BaseModel):
 
 
 class TokensOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...",
+                    "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...",
+                    "token_type": "Bearer",
+                    "expires_in": 1800,
+                    "user": USER_EXAMPLE,
+                }
+            ]
+        }
+    )
+
     access_token: str
     refresh_token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a scheme name, not a secret
@@ -163,6 +189,23 @@ class TokensOut(BaseModel):
 
 
 class SessionOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0b7e4c1a-6d2f-4e8b-a3c5-9f1d2e3b4a5c",
+                    "kind": "api",
+                    "device": "PortalApp on iOS",
+                    "ip_address": "203.0.113.7",
+                    "created_at": "2026-01-31T09:30:00Z",
+                    "last_seen_at": "2026-01-31T10:02:00Z",
+                    "expires_at": "2026-02-07T09:30:00Z",
+                    "is_current": True,
+                }
+            ]
+        }
+    )
+
     id: UUID
     kind: Literal["web", "api"]
     device: str
@@ -197,11 +240,32 @@ class Accepted(BaseModel):
 class Problem(BaseModel):
     """An error (RFC 9457 application/problem+json)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "https://portal.invalid/problems/validation-error",
+                    "title": "Unprocessable content",
+                    "status": 422,
+                    "detail": "Use 3 to 32 characters.",
+                    "code": "validation_error",
+                    "errors": {"username": ["Use 3 to 32 characters."]},
+                }
+            ]
+        }
+    )
+
     type: str
     title: str
     status: int
     detail: str
-    code: str = Field(description="Stable, machine-readable error code.")
+    code: str = Field(
+        description="Stable, machine-readable error code: validation_error, invalid_json, "
+        "invalid_credentials, invalid_token, token_expired, session_ended, "
+        "email_not_verified, account_disabled, forbidden, not_found, method_not_allowed, "
+        "invalid_code, code_expired, code_used_up, invalid_reset_token, username_taken, "
+        "request_too_large, unsupported_media_type, rate_limited."
+    )
     errors: dict[str, list[str]] | None = Field(
         default=None, description="Messages per field (validation_error only)."
     )
