@@ -10,6 +10,7 @@ MAX_LENGTH = 128
 # zxcvbn score 3 = "safely unguessable": refuses common, dictionary and keyboard-walk
 # passwords, and ones built from the email or username, without composition rules.
 MIN_SCORE = 3
+ZXCVBN_MAX = 72
 
 
 def _hasher() -> PasswordHasher:
@@ -63,7 +64,9 @@ def password_problems(password: str, *, email: str = "", username: str = "") -> 
     lowered = password.lower()
     if any(len(v) >= 3 and v.lower() in lowered for v in inputs):
         return ["Don't build your password from your email address or username."]
-    result = zxcvbn(password, user_inputs=inputs)
+    # zxcvbn refuses inputs over 72 characters; the first 72 decide the score well enough (a
+    # long password is weak only when it repeats, which the first 72 already show).
+    result = zxcvbn(password[:ZXCVBN_MAX], user_inputs=inputs)
     if result["score"] >= MIN_SCORE:
         return []
     feedback = result.get("feedback") or {}

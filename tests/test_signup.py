@@ -191,6 +191,14 @@ def test_unicode_passwords_are_accepted(browser, outbox):
     assert outbox[0]["kind"] == "verify_email"
 
 
+def test_passwords_longer_than_zxcvbn_takes_are_judged_not_crashed(browser, outbox):
+    """zxcvbn refuses over 72 characters; the policy allows 128."""
+    weak = browser.sign_up(password="a" * 100)
+    assert weak.status_code == 422
+    strong = browser.sign_up(password="plum velvet orbit canyon " * 5)
+    assert strong.status_code == 303
+
+
 def test_htmx_sign_up_with_errors_answers_the_form_fragment_with_422(browser):
     response = browser.sign_up(email="nope", htmx=True)
 
