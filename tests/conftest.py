@@ -1,18 +1,15 @@
 """Fixtures: a real PostgreSQL database migrated once per run, each test in a transaction
 that is rolled back at the end (the app's own commits become savepoints)."""
 
-import os
 import uuid
 
 import pytest
-from flask_migrate import upgrade
-from flask_sqlalchemy.session import Session as FlaskSession
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
 # Helpers live in their own module: test files import them from there, since the name
 # `conftest` is ambiguous once tests/api and tests/admin have their own.
+from db_helpers import app_config_for, database_url_for, migrate_fresh
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import event
 from web_helpers import (  # noqa: F401 - re-exported for tests that import from conftest
     CSRF_RE,
     PASSWORD,
@@ -32,73 +29,10 @@ from portal.extensions import db
 from portal.models import User
 from portal.passwords import hash_password
 
-DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/portal_test"
-
-
-def test_database_url(name: str | None = None) -> str:
-    url = make_url(os.environ.get("TEST_DATABASE_URL") or DEFAULT_TEST_DATABASE_URL)
-    if name:
-        url = url.set(database=name)
-    return url.render_as_string(hide_password=False)
-
-
-def ensure_database(url: str) -> None:
-    """Create the database if missing; stop the run with a clear message if unreachable."""
-    parsed = make_url(url)
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            exists = conn.scalar(
-                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database}
-            )
-            if not exists:
-                conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-    except OperationalError as exc:
-        pytest.exit(
-            f"PostgreSQL is not reachable at {parsed.render_as_string(hide_password=True)}: "
-            f"{exc.orig}. Start it, or set TEST_DATABASE_URL to a PostgreSQL URL.",
-            returncode=3,
-        )
-    finally:
-        admin.dispose()
-
-
-def test_config(database_url: str, tmp_path, **overrides) -> dict:
-    config = {
-        "TESTING": True,
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
-        "MAIL_BACKEND": "file",
-        "MAIL_FILE_DIR": str(tmp_path / "mail"),
-        "PORTAL_BASE_URL": "http://portal.test",
-        # Cheap argon2 in tests only; production parameters are tested on their own.
-        "ARGON2_TIME_COST": 1,
-        "ARGON2_MEMORY_COST": 8,
-        "ARGON2_PARALLELISM": 1,
-        "RATELIMIT_ENABLED": False,
-        "SERVER_NAME": None,
-    }
-    config.update(overrides)
-    return config
-
-
-def migrate_fresh(url: str, tmp_path) -> None:
-    """Empty the schema and apply every migration (never create_all)."""
-    ensure_database(url)
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    app = create_app(test_config(url, tmp_path))
-    with app.app_context():
-        upgrade()
-        db.engine.dispose()
-
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
-    url = test_database_url()
+    url = database_url_for()
     migrate_fresh(url, tmp_path_factory.mktemp("migrate"))
     return url
 
@@ -119,7 +53,7 @@ def app_config():
 
 @pytest.fixture
 def app(database_url, tmp_path, app_config):
-    app = create_app(test_config(database_url, tmp_path, **app_config))
+    app = create_app(app_config_for(database_url, tmp_path, **app_config))
     app.test_client_class = ClosingClient
     with app.app_context():
         connection = db.engine.connect()
@@ -149,7 +83,7 @@ def make_app(database_url, tmp_path, app):
     `make_app(PORTAL_ENV="production")`; `drop=[...]` leaves test settings out (defaults)."""
 
     def make(drop=(), **overrides):
-        config = test_config(database_url, tmp_path, **overrides)
+        config = app_config_for(database_url, tmp_path, **overrides)
         for name in drop:
             del config[name]
         other = create_app(config)

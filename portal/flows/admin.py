@@ -12,7 +12,7 @@ from portal.extensions import db
 from portal.flows import FlowError, activity, events, invalid
 from portal.flows.accounts import try_send
 from portal.flows.activity import Page, events_page
-from portal.flows.sessions import revoke, revoke_all
+from portal.flows.sessions import get_own_session, revoke, revoke_all
 from portal.models import SecurityEvent, User, UserSession
 
 REASON_MAX = 120
@@ -125,17 +125,7 @@ def end_user_session(admin: User, user_id, session_id, reason, client: Client) -
     API token stops working at once. The owner sees the reason."""
     user = get_user(user_id)
     reason = clean_reason(reason)
-    try:
-        sid = uuid.UUID(str(session_id))
-    except ValueError:
-        raise FlowError("not_found", "That session does not exist.") from None
-    session = db.session.scalar(
-        select(UserSession).where(
-            UserSession.id == sid, UserSession.user_id == user.id, UserSession.active_clause()
-        )
-    )
-    if session is None:
-        raise FlowError("not_found", "That session does not exist or has already ended.")
+    session = get_own_session(user, session_id)
     revoke(session, f"{ENDED_BY_ADMIN}: {reason}")
     events.record(
         "session_ended",

@@ -2,19 +2,16 @@
 through the API, and PyJWT's notion of "now" following portal.clock (so clock.advance()
 expires tokens the way it expires codes and sessions)."""
 
-import os
 import threading
 import uuid
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import datetime
 
 import jwt.api_jwt
 import pytest
 from api_helpers import PASSWORD, Api
-from flask_migrate import upgrade
+from db_helpers import app_config_for, database_url_for, ensure_database, migrate_fresh
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.pool import NullPool
 from werkzeug.serving import make_server
 
@@ -22,8 +19,6 @@ from portal import clock, create_app
 from portal.extensions import db
 from portal.models import User
 from portal.passwords import hash_password
-
-DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/portal_test"
 
 
 class _ClockDatetime(datetime):
@@ -53,21 +48,6 @@ def tokens(api, user) -> dict:
 LIVE_DATABASE = "portal_test_api"
 
 
-def _live_config(url: str, tmp_path) -> dict:
-    return {
-        "TESTING": True,
-        "DATABASE_URL": url,
-        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
-        "MAIL_BACKEND": "file",
-        "MAIL_FILE_DIR": str(tmp_path / "mail"),
-        "PORTAL_BASE_URL": "http://portal.test",
-        "ARGON2_TIME_COST": 1,
-        "ARGON2_MEMORY_COST": 8,
-        "ARGON2_PARALLELISM": 1,
-        "RATELIMIT_ENABLED": False,
-    }
-
-
 # Other test runs (another engineer, CI on the same host) may use portal_test_api at the same
 # time: an advisory lock keeps one run's migration or test from overlapping another's.
 LIVE_LOCK = 740_4001
@@ -88,28 +68,10 @@ def live_database_lock(url):
 @pytest.fixture(scope="session")
 def live_database_url(tmp_path_factory) -> str:
     """portal_test_api, created if missing, emptied and migrated once per run."""
-    base = make_url(os.environ.get("TEST_DATABASE_URL") or DEFAULT_TEST_DATABASE_URL)
-    url = base.set(database=LIVE_DATABASE)
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.scalar(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": LIVE_DATABASE}
-        )
-        if not exists:
-            with suppress(ProgrammingError):  # another run created it a moment ago
-                conn.execute(text(f'CREATE DATABASE "{LIVE_DATABASE}"'))
-    admin.dispose()
-    rendered = url.render_as_string(hide_password=False)
+    rendered = database_url_for(LIVE_DATABASE)
+    ensure_database(rendered)
     with live_database_lock(rendered):
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-        app = create_app(_live_config(rendered, tmp_path_factory.mktemp("live-migrate")))
-        with app.app_context():
-            upgrade()
-            db.engine.dispose()
+        migrate_fresh(rendered, tmp_path_factory.mktemp("live-migrate"))
     return rendered
 
 
@@ -117,7 +79,7 @@ def live_database_url(tmp_path_factory) -> str:
 def live_app(live_database_url, tmp_path):
     """An app on portal_test_api whose commits are real; every table is emptied afterwards."""
     with live_database_lock(live_database_url):
-        app = create_app(_live_config(live_database_url, tmp_path))
+        app = create_app(app_config_for(live_database_url, tmp_path))
         try:
             yield app
         finally:

@@ -1,0 +1,79 @@
+"""The test databases: which URL, creating them, the app configuration tests run with, and a
+fresh migrated schema. Shared by tests/conftest.py and tests/api/conftest.py."""
+
+import os
+from contextlib import suppress
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from portal import create_app
+from portal.extensions import db
+
+DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/portal_test"
+
+
+def database_url_for(name: str | None = None) -> str:
+    """TEST_DATABASE_URL (else the local server), optionally with another database name."""
+    url = make_url(os.environ.get("TEST_DATABASE_URL") or DEFAULT_TEST_DATABASE_URL)
+    if name:
+        url = url.set(database=name)
+    return url.render_as_string(hide_password=False)
+
+
+def ensure_database(url: str) -> None:
+    """Create the database if missing; stop the run with a clear message if unreachable."""
+    parsed = make_url(url)
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database}
+            )
+            if not exists:
+                with suppress(ProgrammingError):  # another run created it a moment ago
+                    conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    except OperationalError as exc:
+        pytest.exit(
+            f"PostgreSQL is not reachable at {parsed.render_as_string(hide_password=True)}: "
+            f"{exc.orig}. Start it, or set TEST_DATABASE_URL to a PostgreSQL URL.",
+            returncode=3,
+        )
+    finally:
+        admin.dispose()
+
+
+def app_config_for(database_url: str, tmp_path, **overrides) -> dict:
+    config = {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        "MAIL_BACKEND": "file",
+        "MAIL_FILE_DIR": str(tmp_path / "mail"),
+        "PORTAL_BASE_URL": "http://portal.test",
+        # Cheap argon2 in tests only; production parameters are tested on their own.
+        "ARGON2_TIME_COST": 1,
+        "ARGON2_MEMORY_COST": 8,
+        "ARGON2_PARALLELISM": 1,
+        "RATELIMIT_ENABLED": False,
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    return config
+
+
+def migrate_fresh(url: str, tmp_path) -> None:
+    """Empty the schema and apply every migration (never create_all)."""
+    ensure_database(url)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    app = create_app(app_config_for(url, tmp_path))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
