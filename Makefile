@@ -34,7 +34,7 @@ format: $(STAMP)
 ## Production-style server (set DATABASE_URL, SECRET_KEY, PORTAL_ENV=production first).
 serve: $(STAMP)
 	$(BIN)/flask --app portal db upgrade
-	$(BIN)/gunicorn --bind 0.0.0.0:8000 --workers 2 --access-logfile - wsgi:app
+	$(BIN)/gunicorn --bind 0.0.0.0:8000 --workers 2 wsgi:app
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

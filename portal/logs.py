@@ -10,6 +10,9 @@ import uuid
 from flask import Flask, g, has_request_context, request
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+# Reset links carry their token in the path; servers' own request lines (the development
+# server's) pass through this formatter too, so the token is cut out of every message.
+_RESET_TOKEN_RE = re.compile(r"/reset/[^\s\"?]+")
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 # Never logged, whatever a caller puts in `extra`.
 _SECRET_KEYS = {"password", "code", "token", "refresh_token", "access_token", "secret"}
@@ -21,7 +24,7 @@ class JSONFormatter(logging.Formatter):
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": _RESET_TOKEN_RE.sub("/reset/…", record.getMessage()),
         }
         if has_request_context():
             entry["request_id"] = getattr(g, "request_id", None)
@@ -61,8 +64,8 @@ def init_app(app: Flask) -> None:
             "request",
             extra={
                 "method": request.method,
-                # The path only: query strings may carry reset tokens.
-                "path": request.path if not request.path.startswith("/reset/") else "/reset/…",
+                # The path only (never the query string), reset tokens cut out.
+                "path": _RESET_TOKEN_RE.sub("/reset/…", request.path),
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1)
                 if started
