@@ -31,10 +31,11 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 
-## Production-style server (set DATABASE_URL, SECRET_KEY, PORTAL_ENV=production first).
+## Production-style server (set DATABASE_URL, SECRET_KEY, PORTAL_ENV=production first);
+## --preload makes one app (and one development SECRET_KEY) shared by every worker.
 serve: $(STAMP)
 	$(BIN)/flask --app portal db upgrade
-	$(BIN)/gunicorn --bind 0.0.0.0:8000 --workers 2 wsgi:app
+	$(BIN)/gunicorn --bind 127.0.0.1:8000 --workers 2 --preload wsgi:app
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
