@@ -86,10 +86,15 @@ def _deliver(message: dict) -> None:
     email_sent.send(current_app._get_current_object(), message=message)
 
 
+RESEND_TIMEOUT = 10  # seconds: a person is waiting on the request that sends
+
+
 def _send_resend(message: dict) -> None:
     import resend
+    from resend.http_client_requests import RequestsClient
 
     resend.api_key = current_app.config["RESEND_API_KEY"]
+    resend.default_http_client = RequestsClient(timeout=RESEND_TIMEOUT)
     params = {
         "from": current_app.config["MAIL_FROM"],
         "to": message["to"],
@@ -98,8 +103,24 @@ def _send_resend(message: dict) -> None:
         "html": message["html"],
         "tags": [{"name": "kind", "value": message["kind"]}],
     }
-    # A retried request must not send the same message twice.
-    resend.Emails.send(params, {"idempotency_key": str(uuid.uuid4())})
+    # One retry when the network or Resend itself failed; the same idempotency key makes sure a
+    # first attempt that did reach Resend is not sent twice.
+    options = {"idempotency_key": str(uuid.uuid4())}
+    try:
+        resend.Emails.send(params, options)
+    except resend.exceptions.ResendError as exc:
+        if not _transient(exc):
+            raise
+        log.info("email_retry", extra={"kind": message["kind"], "error": exc.error_type})
+        resend.Emails.send(params, options)
+
+
+def _transient(exc) -> bool:
+    try:
+        status = int(exc.code)
+    except (TypeError, ValueError):
+        return False
+    return status >= 500 or exc.error_type == "HttpClientError"
 
 
 def _send_console(message: dict) -> None:

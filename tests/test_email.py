@@ -103,6 +103,27 @@ def test_each_message_has_its_own_idempotency_key(app, resend_api, user):
     assert len(set(keys)) == 2
 
 
+def test_a_failed_attempt_is_retried_once_with_the_same_idempotency_key(
+    app, resend_api, user, outbox
+):
+    resend_api.post(RESEND_URL, status=503, json={"message": "busy"})
+    resend_api.post(RESEND_URL, json={"id": "x"})
+
+    send_email("alice@example.com", "account_exists", user=user)
+
+    keys = [call.request.headers["Idempotency-Key"] for call in resend_api.calls]
+    assert len(keys) == 2 and keys[0] == keys[1]
+    assert [m["kind"] for m in outbox] == ["account_exists"]
+
+
+def test_a_refused_send_is_not_retried(app, resend_api, user):
+    resend_api.post(RESEND_URL, status=422, json={"name": "validation_error", "message": "no"})
+
+    with pytest.raises(EmailError):
+        send_email("alice@example.com", "account_exists", user=user)
+    assert len(resend_api.calls) == 1
+
+
 def test_a_refused_send_raises_email_error(app, resend_api, user, outbox):
     resend_api.post(RESEND_URL, status=422, json={"name": "validation_error", "message": "no"})
 
@@ -143,7 +164,7 @@ def test_a_failing_reset_email_still_answers_the_same_page(app, resend_api, brow
 
     assert response.status_code == 200
     assert "If <strong>alice@example.com</strong> has an account" in response.get_data(as_text=True)
-    assert len(resend_api.calls) == 1  # it was tried, after the response
+    assert len(resend_api.calls) == 2  # tried (and retried once), after the response
 
 
 def test_emails_use_the_base_url(app, browser, user, outbox):
