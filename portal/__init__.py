@@ -71,7 +71,7 @@ def _init_login(app: Flask) -> None:
     from flask_login import current_user  # noqa: F401 - imported for templates' sake
 
     from portal.client import Client
-    from portal.flows.sessions import load_active_session, touch
+    from portal.flows.sessions import ended_message, load_active_session, touch
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.sign_in"
@@ -85,10 +85,20 @@ def _init_login(app: Flask) -> None:
         """The cookie holds a session id: an ended session signs the browser out at once."""
         loaded = load_active_session(session_id)
         if loaded is None:
+            _forget_ended_session(session_id)
             return None
         session, user = loaded
         touch(session, Client.from_request())
         return user
+
+    def _forget_ended_session(session_id: str) -> None:
+        """Drop the dead id from the cookie and tell this browser, once, why it is out."""
+        from flask import flash
+        from flask import session as cookie
+
+        for key in ("_user_id", "_fresh", "_id"):
+            cookie.pop(key, None)
+        flash(ended_message(session_id), "info")
 
 
 def _enable_sqlite_foreign_keys(app: Flask) -> None:

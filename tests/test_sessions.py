@@ -114,6 +114,21 @@ def test_end_another_session_by_post(auth, phone, user):
     assert auth.get("/profile").status_code == 200
 
 
+def test_an_ended_browser_is_told_why_once_and_forgets_the_dead_session(
+    auth, phone, user, count_queries
+):
+    sid = phone_session_id(user)
+    auth.post(f"/sessions/{sid}/end", form_page="/sessions")
+
+    page = phone.get("/signin").get_data(as_text=True)
+    assert "You were signed out on this device (ended by you)." in page
+    # The cookie no longer names the session: no look-up and no message any more.
+    with count_queries() as statements:
+        again = phone.get("/signin").get_data(as_text=True)
+    assert "signed out on this device" not in again
+    assert statements == []
+
+
 def test_end_another_session_by_htmx_delete(auth, phone, user):
     sid = phone_session_id(user)
     html = auth.get("/sessions").get_data(as_text=True)

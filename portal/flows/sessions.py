@@ -57,6 +57,22 @@ def load_active_session(session_id) -> tuple[UserSession, User] | None:
     return session, user
 
 
+def ended_message(session_id) -> str:
+    """Why a browser's session stopped working, in words for the person holding it."""
+    try:
+        sid = uuid.UUID(str(session_id))
+    except ValueError:
+        return "You were signed out. Sign in again."
+    reason, revoked_at = db.session.execute(
+        select(UserSession.revoked_reason, UserSession.revoked_at).where(UserSession.id == sid)
+    ).first() or (None, None)
+    if revoked_at is None:
+        # Expired, or gone with a deleted account.
+        return "Your session has ended. Sign in again."
+    reason = (reason or "ended").rstrip(".")
+    return f"You were signed out on this device ({reason[:1].lower()}{reason[1:]})."
+
+
 def touch(session: UserSession, client: Client) -> None:
     """Note activity, at most once a minute (commits its own small update)."""
     now = clock.utcnow()

@@ -68,6 +68,9 @@ def test_ending_a_session_signs_that_browser_out_and_tells_the_owner_why(
     # the phone is signed out on its next request; the laptop stays signed in
     response = phone.get("/sessions")
     assert response.status_code == 302 and "/signin" in response.headers["Location"]
+    # ...and told why on the page it lands on.
+    signin = phone.get(response.headers["Location"]).get_data(as_text=True)
+    assert "You were signed out on this device (ended by an administrator: lost device)." in signin
     assert member.get("/sessions").status_code == 200
 
     [event] = events_of(user, "session_ended")
