@@ -11,6 +11,9 @@ class PortalForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.form_errors: list[str] = []
+        if "csrf_token" in self._fields:
+            # Several forms share a page (profile, sessions): no id, so ids stay unique.
+            self.csrf_token.id = False
 
     def show(self, error: FlowError) -> None:
         """Put a flow's messages next to the fields they are about."""

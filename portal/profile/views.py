@@ -77,7 +77,7 @@ def change_email():
             form.show(error)
         else:
             flash(f"We sent a code to {current_user.pending_email}. Enter it below.", "info")
-            return go(url_for("profile.show") + "#email")
+            return go(url_for("profile.show") + "#email-change")
     return _page("email", form)
 
 
