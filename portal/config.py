@@ -46,6 +46,8 @@ def _defaults(instance_path: str) -> dict:
         # Per client IP, on the anonymous API endpoints that guess or send things.
         "API_AUTH_RATE_LIMIT": "10 per minute",
         "API_REFRESH_RATE_LIMIT": "30 per minute",
+        # Failed sign-ins for one login (any IP) before it has to wait (portal/throttle.py).
+        "SIGN_IN_ACCOUNT_RATE_LIMIT": "10 per 15 minutes",
         "RATELIMIT_ENABLED": True,
         "MAX_CONTENT_LENGTH": 64 * 1024,
     }

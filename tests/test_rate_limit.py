@@ -1,6 +1,7 @@
 """Per-IP limits on the doors attackers knock on (enabled in this module only)."""
 
 import pytest
+from web_helpers import PASSWORD
 
 
 @pytest.fixture
@@ -10,7 +11,7 @@ def app_config():
 
 def test_sign_in_is_limited_with_retry_after(browser, user):
     answers = [
-        browser.post("/signin", {"login": "alice", "password": f"guess {n}"}).status_code
+        browser.post("/signin", {"login": f"someone{n}", "password": "guess"}).status_code
         for n in range(10)
     ]
     assert answers == [422] * 10
@@ -24,7 +25,7 @@ def test_sign_in_is_limited_with_retry_after(browser, user):
 
 def test_the_limit_is_per_address(browser, new_browser, user):
     for n in range(11):
-        browser.post("/signin", {"login": "alice", "password": f"guess {n}"})
+        browser.post("/signin", {"login": f"someone{n}", "password": "guess"})
     elsewhere = new_browser()
     elsewhere.client.environ_base["REMOTE_ADDR"] = "198.51.100.20"
 
@@ -33,3 +34,66 @@ def test_the_limit_is_per_address(browser, new_browser, user):
 
 def test_pages_are_not_limited(browser):
     assert all(browser.get("/signin").status_code == 200 for _ in range(15))
+
+
+def _from(browser, address: str):
+    browser.client.environ_base["REMOTE_ADDR"] = address
+    return browser
+
+
+def test_failed_sign_ins_for_one_account_are_limited_across_addresses(browser, user):
+    """Ten wrong passwords from ten addresses: the eleventh try waits, even the right one."""
+    for n in range(10):
+        wrong = _from(browser, f"198.51.100.{n}").post(
+            "/signin", {"login": "alice", "password": "x"}
+        )
+        assert wrong.status_code == 422
+
+    right = _from(browser, "198.51.100.99").post(
+        "/signin", {"login": "ALICE", "password": PASSWORD}
+    )
+
+    assert right.status_code == 429
+    assert int(right.headers["Retry-After"]) > 0
+
+
+def test_an_unknown_login_is_limited_exactly_like_a_known_one(browser, user):
+    answers = {}
+    for login in ("alice", "nobody-here"):
+        for n in range(11):
+            response = _from(browser, f"203.0.113.{n}").post(
+                "/signin", {"login": login, "password": "x"}
+            )
+        answers[login] = response.status_code
+    assert answers == {"alice": 429, "nobody-here": 429}
+
+
+def test_successful_sign_ins_do_not_count(browser, new_browser, user):
+    for n in range(12):
+        signed_in = new_browser()
+        _from(signed_in, f"192.0.2.{n}").sign_in()
+    assert (
+        _from(browser, "192.0.2.200")
+        .post("/signin", {"login": "alice", "password": "x"})
+        .status_code
+        == 422
+    )
+
+
+def test_the_api_login_shares_the_per_account_limit(browser, client, user):
+    for n in range(5):
+        page = _from(browser, f"198.51.100.{n}").post(
+            "/signin", {"login": "alice", "password": "x"}
+        )
+        assert page.status_code == 422
+    for n in range(5, 10):
+        client.environ_base["REMOTE_ADDR"] = f"198.51.100.{n}"
+        api = client.post("/api/v1/auth/login", json={"email": "Alice ", "password": "x"})
+        assert api.status_code == 401
+
+    client.environ_base["REMOTE_ADDR"] = "198.51.100.50"
+    response = client.post("/api/v1/auth/login", json={"email": "alice", "password": PASSWORD})
+
+    assert response.status_code == 429
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["code"] == "rate_limited"

@@ -19,6 +19,7 @@ from portal.api.spec import operation
 from portal.api.tokens import current_session, current_user, unauthorized
 from portal.client import Client
 from portal.flows import api_tokens, password_reset, signin, signup
+from portal.throttle import sign_in_per_account
 
 AUTH_LIMIT = "API_AUTH_RATE_LIMIT"
 
@@ -112,6 +113,7 @@ def resend_verification(data: EmailRequest):
     errors=(401, 403),
     limit=AUTH_LIMIT,
 )
+@sign_in_per_account
 def login(data: LoginRequest):
     """Sign in with email or username and password; answers with tokens.
 

@@ -21,6 +21,7 @@ from portal.flows.signin import sign_out_everywhere as sign_out_everywhere_flow
 from portal.flows.signup import resend_verification, verify_email
 from portal.flows.signup import sign_up as sign_up_flow
 from portal.htmx import render_page_or_partial
+from portal.throttle import sign_in_per_account
 from portal.web import form_status, go, safe_next, start_browser_session
 
 # Per-IP limits on the doors attackers knock on (shared across workers with Redis storage).
@@ -117,6 +118,7 @@ def resend_code():
 
 @bp.route("/signin", methods=["GET", "POST"])
 @limiter.limit("10 per minute; 100 per hour", methods=[SUBMIT])
+@sign_in_per_account
 def sign_in():
     """Email or username and password."""
     if current_user.is_authenticated:
