@@ -26,6 +26,7 @@ SUBJECTS = {
     "reset_password": "Reset your Portal password",
     "password_changed": "Your Portal password was changed",
     "email_change": "Confirm your new Portal email address",
+    "email_changed": "The email address of your Portal account was changed",
     "token_reuse_alert": "We ended a session of yours to protect your account",
     "account_deleted": "Your Portal account was deleted",
 }

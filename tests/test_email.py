@@ -64,6 +64,9 @@ def test_console_backend_prints_the_message(app, browser, capsys, outbox):
         ),
         ("password_changed", {"device": "Firefox on Linux"}, "password"),
         ("account_exists", {}, "already"),
+        ("email_changed", {"new_email": "new@example.com", "device": "x"}, "new@example.com"),
+        ("token_reuse_alert", {"device": "Portal iOS"}, "Portal iOS"),
+        ("account_deleted", {"username": "alice"}, "deleted"),
     ],
 )
 def test_each_kind_has_a_text_and_an_html_part(app, user, outbox, kind, context, expected):

@@ -80,6 +80,10 @@ def test_change_email_sends_a_code_to_the_new_address_and_switches_after_it(auth
     assert response.status_code == 303
     assert user.email == "alice.new@example.com"
     assert user.pending_email is None
+    # The old address is told, in case this wasn't its owner.
+    notice = outbox[-1]
+    assert (notice["kind"], notice["to"]) == ("email_changed", ["alice@example.com"])
+    assert "alice.new@example.com" in notice["text"]
     auth.sign_out()
     auth.sign_in("alice.new@example.com")
 

@@ -69,6 +69,7 @@ def request_email_change(user: User, email, client: Client) -> User:
 
 
 def confirm_email_change(user: User, code, client: Client) -> User:
+    """Spend the code sent to the new address; the old address is told of the change."""
     record = codes.spend_code(user, EMAIL_CHANGE, code)
     old, new = user.email, record.target
     if find_by_email(new) is not None:
@@ -82,6 +83,8 @@ def confirm_email_change(user: User, code, client: Client) -> User:
     except IntegrityError:
         db.session.rollback()
         raise invalid({"code": ["That address is now used by another account."]}) from None
+    # The old address hears of it, so a hijacked session can't quietly take the account.
+    try_send(old, "email_changed", user=user, new_email=new, device=client.device)
     return user
 
 
