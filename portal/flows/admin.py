@@ -192,7 +192,7 @@ def delete_user(admin: User, user_id, client: Client) -> None:
     events.record("account_deleted", user, client=client, actor=admin)
     db.session.delete(user)
     db.session.commit()
-    try_send(email, "account_deleted", username=username)
+    try_send(email, "account_deleted", username=username, by_admin=True)
 
 
 def promote(admin: User | None, user: User, client: Client | None = None, **data) -> bool:

@@ -153,6 +153,7 @@ def test_delete_asks_first_then_deletes_for_good(admin, user, member, outbox, ad
     assert db.session.get(User, user_id) is None
     assert member.get("/profile").status_code == 302
     assert [m["kind"] for m in outbox] == ["account_deleted"]
+    assert "An administrator deleted your Portal account" in outbox[0]["text"]
     [event] = events("account_deleted")
     assert event.actor_id == admin_id
     assert event.user_id is None and event.email == "alice@example.com"  # kept, detached
