@@ -193,10 +193,6 @@ def forgot_password():
 @limiter.limit("10 per minute", methods=[SUBMIT])
 def reset_password(token: str):
     """Choose a new password from the emailed link."""
-    return _reset(token)
-
-
-def _reset(token: str):
     form = ResetPasswordForm()
     try:
         user = password_reset.check_reset_token(token)
