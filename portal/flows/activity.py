@@ -169,7 +169,7 @@ def describe(event: SecurityEvent, *, for_owner: bool = True) -> str:
         return f"Email address changed from {data.get('old', '?')} to {data.get('new', '?')}"
     if kind == "username_changed":
         return f"Username changed from {data.get('old', '?')} to {data.get('new', '?')}"
-    if kind in ("refresh_token_reused", "token_reused", "token_reuse_detected"):
+    if kind == "refresh_token_reused":
         on = f" for {data['device']}" if data.get("device") else ""
         return (
             f"An old app sign-in token{on} was used again{_from(event)}; "
