@@ -16,11 +16,12 @@ from portal.extensions import db
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/portal_test"
 
 
-def database_url_for(name: str | None = None) -> str:
-    """TEST_DATABASE_URL (else the local server), optionally with another database name."""
+def database_url_for(suffix: str | None = None) -> str:
+    """TEST_DATABASE_URL (else the local server); with `suffix`, a sibling database named
+    after it (portal_test -> portal_test_api), so runs on different URLs never share one."""
     url = make_url(os.environ.get("TEST_DATABASE_URL") or DEFAULT_TEST_DATABASE_URL)
-    if name:
-        url = url.set(database=name)
+    if suffix:
+        url = url.set(database=f"{url.database}_{suffix}")
     return url.render_as_string(hide_password=False)
 
 

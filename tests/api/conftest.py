@@ -45,7 +45,7 @@ def tokens(api, user) -> dict:
 
 # A served app on its own database (real commits), for true concurrency and schemathesis.
 
-LIVE_DATABASE = "portal_test_api"
+LIVE_DATABASE = "api"  # portal_test_api beside portal_test
 
 
 # Other test runs (another engineer, CI on the same host) may use portal_test_api at the same
@@ -67,7 +67,7 @@ def live_database_lock(url):
 
 @pytest.fixture(scope="session")
 def live_database_url(tmp_path_factory) -> str:
-    """portal_test_api, created if missing, emptied and migrated once per run."""
+    """<test database>_api, created if missing, emptied and migrated once per run."""
     rendered = database_url_for(LIVE_DATABASE)
     ensure_database(rendered)
     with live_database_lock(rendered):
