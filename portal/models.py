@@ -89,6 +89,14 @@ class UserSession(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_reason: Mapped[str | None] = mapped_column(String(200))
+    # Proof of identity given on this session (password, ...): sensitive changes need it
+    # within the last few minutes (portal/flows/reauth.py). Wrong tries in a row end it.
+    reauthenticated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reauth_failures: Mapped[int] = mapped_column(default=0)
+    # The known device (browser cookie or API device token) this sign-in came from.
+    device_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="SET NULL")
+    )
 
     user: Mapped[User] = relationship(back_populates="sessions")
 
@@ -147,3 +155,82 @@ class SecurityEvent(db.Model):
     actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
 
     __table_args__ = (Index("ix_security_events_user_id_created_at", "user_id", "created_at"),)
+
+
+class PendingSignUp(db.Model):
+    """A sign-up waiting for its emailed code: not an account yet. Only its own code turns it
+    into one, so nobody's earlier or later sign-up for the same address can leave their
+    password or username on the account the mailbox owner confirms."""
+
+    __tablename__ = "pending_signups"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    username: Mapped[str] = mapped_column(String(32), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    code_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0)
+    device_label: Mapped[str] = mapped_column(String(128), default="Unknown device")
+    ip_address: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class GuessBudget(db.Model):
+    """Failed guesses of secrets (passwords, codes) for one account, one device of an account,
+    or one login as typed that matches no account (portal/flows/budget.py)."""
+
+    __tablename__ = "guess_budgets"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    failures: Mapped[int] = mapped_column(default=0)
+    day_started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    day_failures: Mapped[int] = mapped_column(default=0)
+    # Times the budget tripped today: each trip waits twice as long as the one before.
+    strikes: Mapped[int] = mapped_column(default=0)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Device(db.Model):
+    """A browser or app that completed a sign-in to an account (all factors). It holds the
+    random token whose hash is kept here, so strangers' failures never lock it out and a
+    sign-in from anywhere else is announced to the owner."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(8))  # "web" | "api"
+    device_label: Mapped[str] = mapped_column(String(128), default="Unknown device")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+
+    __table_args__ = (Index("ix_devices_token_hash_user_id", "token_hash", "user_id", unique=True),)
+
+
+class EmailSend(db.Model):
+    """One email handed to the mail service: counted by the caps on what anyone can trigger
+    for an address or from an IP. The address is kept only as a keyed hash."""
+
+    __tablename__ = "email_sends"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    recipient_hash: Mapped[str] = mapped_column(String(64))
+    ip_address: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+
+    __table_args__ = (
+        Index("ix_email_sends_recipient_hash_created_at", "recipient_hash", "created_at"),
+        Index("ix_email_sends_ip_address_created_at", "ip_address", "created_at"),
+    )
