@@ -33,9 +33,15 @@ def _defaults(instance_path: str) -> dict:
         "ARGON2_TIME_COST": 2,
         "ARGON2_MEMORY_COST": 19 * 1024,  # KiB: OWASP minimum for argon2id
         "ARGON2_PARALLELISM": 1,
+        # Sessions end after this long without use, and at the latest `..._LIFETIME` after
+        # sign-in (web: any request counts as use; API: only a refresh does).
+        "WEB_SESSION_IDLE": timedelta(days=3),
         "WEB_SESSION_LIFETIME": timedelta(days=14),
+        "API_SESSION_IDLE": timedelta(days=7),  # also the longest a refresh token lives
+        "API_SESSION_LIFETIME": timedelta(days=30),
+        # A sign-in past this many active sessions ends the least recently used other one.
+        "MAX_ACTIVE_SESSIONS": 100,
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=30),
-        "JWT_REFRESH_TOKEN_EXPIRES": timedelta(days=7),
         "REFRESH_REUSE_GRACE": timedelta(seconds=10),
         # JSON API: HS256 only, tokens in the Authorization header only (never cookies).
         "JWT_ALGORITHM": "HS256",
@@ -113,7 +119,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         raise ConfigError("MAIL_BACKEND=resend needs RESEND_API_KEY")
 
     config["PORTAL_BASE_URL"] = config["PORTAL_BASE_URL"].rstrip("/")
+    # The cookie may outlive the session row's expiry: the row decides (flows/sessions.py).
     config["PERMANENT_SESSION_LIFETIME"] = config["WEB_SESSION_LIFETIME"]
+    config["JWT_REFRESH_TOKEN_EXPIRES"] = config["API_SESSION_IDLE"]
     config["SESSION_COOKIE_HTTPONLY"] = True
     config["SESSION_COOKIE_SAMESITE"] = "Lax"
     config["SESSION_COOKIE_SECURE"] = production

@@ -20,6 +20,7 @@ KINDS = {
     "signed_out_everywhere": "Signed out everywhere",
     "session_ended": "Session ended",
     "other_sessions_ended": "Other sessions ended",
+    "session_evicted": "Session ended: too many",
     "all_sessions_ended": "All sessions ended",
     "password_changed": "Password changed",
     "password_reset_requested": "Password reset requested",
@@ -152,6 +153,11 @@ def describe(event: SecurityEvent, *, for_owner: bool = True) -> str:
         if by_admin:
             return f"{who} ended {your} session on {device}{_because(data)}"
         return f"Ended the session on {device}{_from(event)}"
+    if kind == "session_evicted":
+        return (
+            f"Ended {your} least recently used session, on {device}, to make room for a new "
+            f"sign-in{_from(event)} (too many active sessions)"
+        )
     if kind == "other_sessions_ended":
         return f"Signed out {_sessions(data.get('count'))} on other devices{_from(event)}"
     if kind == "all_sessions_ended":

@@ -19,7 +19,7 @@ from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, events
 from portal.flows.accounts import try_send
-from portal.flows.sessions import revoke
+from portal.flows.sessions import next_expiry, revoke
 from portal.models import User, UserSession
 
 
@@ -114,8 +114,8 @@ def refresh_tokens(claims: dict, client: Client) -> TokenPair:
         session.previous_refresh_jti = session.refresh_jti
         session.refresh_jti = _new_jti()
         session.refreshed_at = now
-        # Refreshing keeps the device signed in: the session lives another refresh lifetime.
-        session.expires_at = now + current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
+        # Refreshing keeps the device signed in: another idle period, up to the maximum age.
+        session.expires_at = next_expiry(session, now)
         session.last_seen_at = now
         session.ip_address = client.ip_address[:64] or session.ip_address
         db.session.commit()

@@ -1,7 +1,7 @@
-"""Signed-in sessions (devices): start, list, end (DESIGN.md sections 3-4)."""
+"""Signed-in sessions (devices): start, list, end, time out (DESIGN.md sections 3-4, 7)."""
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -14,13 +14,12 @@ from portal.models import User, UserSession
 
 # last_seen_at is written at most this often, so a busy session costs no write per request.
 TOUCH_INTERVAL = timedelta(minutes=1)
+TOO_MANY = "Too many active sessions"
 
 
 def start_session(user: User, kind: str, client: Client) -> UserSession:
-    """A new session row at every sign-in (never reuse one: no fixation). Caller commits."""
-    lifetime = current_app.config[
-        "WEB_SESSION_LIFETIME" if kind == "web" else "JWT_REFRESH_TOKEN_EXPIRES"
-    ]
+    """A new session row at every sign-in (never reuse one: no fixation); past the cap of
+    active sessions, the least recently used other one ends. Caller commits."""
     now = clock.utcnow()
     session = UserSession(
         id=uuid.uuid4(),
@@ -31,12 +30,48 @@ def start_session(user: User, kind: str, client: Client) -> UserSession:
         ip_address=client.ip_address[:64],
         created_at=now,
         last_seen_at=now,
-        expires_at=now + lifetime,
     )
+    session.expires_at = next_expiry(session, now)
     db.session.add(session)
     user.last_login_at = now
     user.session = session
+    _end_least_recently_used(user, session, client)
     return session
+
+
+def next_expiry(session: UserSession, now: datetime) -> datetime:
+    """When a session used (web) or refreshed (API) at `now` ends if nothing else happens:
+    after the idle time, and never later than its maximum age (DESIGN.md section 7)."""
+    prefix = "WEB" if session.kind == "web" else "API"
+    idle = current_app.config[f"{prefix}_SESSION_IDLE"]
+    lifetime = current_app.config[f"{prefix}_SESSION_LIFETIME"]
+    return min(now + idle, session.created_at + lifetime)
+
+
+def _end_least_recently_used(user: User, new: UserSession, client: Client) -> None:
+    """Keep at most MAX_ACTIVE_SESSIONS active: end the least recently used others, in one
+    UPDATE whatever their number (a sign-in costs the same with 2 sessions or 2,000)."""
+    if user.id is None:
+        return  # not in the database yet, so no sessions either
+    others_kept = current_app.config["MAX_ACTIVE_SESSIONS"] - 1
+    surplus = (
+        select(UserSession.id)
+        .where(UserSession.user_id == user.id, UserSession.id != new.id)
+        .where(UserSession.active_clause())
+        .order_by(UserSession.last_seen_at.desc(), UserSession.created_at.desc())
+        .offset(max(others_kept, 0))
+    )
+    ended = db.session.scalars(
+        update(UserSession)
+        .where(UserSession.id.in_(surplus))
+        .values(revoked_at=clock.utcnow(), revoked_reason=TOO_MANY)
+        .returning(UserSession)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).all()
+    for session in ended:
+        events.record(
+            "session_evicted", user, client=client, session=session, device=session.device_label
+        )
 
 
 def load_active_session(session_id) -> tuple[UserSession, User] | None:
@@ -63,26 +98,49 @@ def ended_message(session_id) -> str:
         sid = uuid.UUID(str(session_id))
     except ValueError:
         return "You were signed out. Sign in again."
-    reason, revoked_at = db.session.execute(
-        select(UserSession.revoked_reason, UserSession.revoked_at).where(UserSession.id == sid)
-    ).first() or (None, None)
+    row = db.session.execute(
+        select(
+            UserSession.revoked_reason,
+            UserSession.revoked_at,
+            UserSession.created_at,
+            UserSession.expires_at,
+        ).where(UserSession.id == sid)
+    ).first()
+    if row is None:
+        return "Your session has ended. Sign in again."  # gone with a deleted account
+    reason, revoked_at, created_at, expires_at = row
+    if revoked_at is None and expires_at > clock.utcnow():
+        return "Your session has ended. Sign in again."  # the account was disabled
     if revoked_at is None:
-        # Expired, or gone with a deleted account.
-        return "Your session has ended. Sign in again."
+        config = current_app.config
+        lifetime = config["WEB_SESSION_LIFETIME"]
+        if expires_at >= created_at + lifetime:
+            return f"You were signed out: a sign-in lasts {_span(lifetime)} at most. Sign in again."
+        idle = config["WEB_SESSION_IDLE"]
+        return f"You were signed out after {_span(idle)} without use. Sign in again."
     reason = (reason or "ended").rstrip(".")
     return f"You were signed out on this device ({reason[:1].lower()}{reason[1:]})."
 
 
+def _span(delta: timedelta) -> str:
+    """'3 days', or '6 hours' when it is not whole days (tests shorten the rules)."""
+    if delta % timedelta(days=1):
+        number, unit = int(delta.total_seconds() // 3600), "hour"
+    else:
+        number, unit = delta.days, "day"
+    return f"{number} {unit}{'' if number == 1 else 's'}"
+
+
 def touch(session: UserSession, client: Client) -> None:
-    """Note activity, at most once a minute (commits its own small update)."""
+    """Note activity, at most once a minute (commits its own small update). A web session's
+    idle time starts again; an API session's only with a refresh (flows/api_tokens.py)."""
     now = clock.utcnow()
     if now - session.last_seen_at < TOUCH_INTERVAL:
         return
-    db.session.execute(
-        update(UserSession)
-        .where(UserSession.id == session.id)
-        .values(last_seen_at=now, ip_address=client.ip_address[:64] or session.ip_address)
-    )
+    values = {"last_seen_at": now, "ip_address": client.ip_address[:64] or session.ip_address}
+    if session.kind == "web":
+        values["expires_at"] = next_expiry(session, now)
+    db.session.execute(update(UserSession).where(UserSession.id == session.id).values(**values))
     db.session.commit()
 
 
