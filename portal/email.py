@@ -4,14 +4,13 @@ The only module that knows Resend. Backends: `resend` (production), `console` (p
 `file` (one JSON file per message in MAIL_FILE_DIR, for people and black-box tests).
 """
 
-import contextlib
 import json
 import logging
 import os
 import uuid
 
 from blinker import signal
-from flask import after_this_request, current_app, has_request_context, render_template
+from flask import current_app, render_template
 
 from portal import clock
 
@@ -29,6 +28,8 @@ SUBJECTS = {
     "email_changed": "The email address of your Portal account was changed",
     "token_reuse_alert": "We ended a session of yours to protect your account",
     "account_deleted": "Your Portal account was deleted",
+    "new_sign_in": "New sign-in to your Portal account",
+    "account_locked": "Someone is trying to get into your Portal account",
 }
 
 
@@ -41,25 +42,6 @@ def send_email(to: str, kind: str, **context) -> None:
     _deliver(_build(to, kind, context))
 
 
-def send_email_after_response(to: str, kind: str, **context) -> None:
-    """Render now, send once the response has gone out: answers that must not tell whether an
-    account exists (forgot password) then take the same time either way. Failures are logged."""
-    message = _build(to, kind, context)
-    if not has_request_context():
-        _deliver_quietly(message)
-        return
-    app = current_app._get_current_object()
-
-    @after_this_request
-    def _send_on_close(response):
-        def deliver():
-            with app.app_context():
-                _deliver_quietly(message)
-
-        response.call_on_close(deliver)
-        return response
-
-
 def _build(to: str, kind: str, context: dict) -> dict:
     context.setdefault("base_url", current_app.config["PORTAL_BASE_URL"])
     return {
@@ -69,11 +51,6 @@ def _build(to: str, kind: str, context: dict) -> dict:
         "html": render_template(f"email/{kind}.html", **context),
         "kind": kind,
     }
-
-
-def _deliver_quietly(message: dict) -> None:
-    with contextlib.suppress(EmailError):  # already logged by _deliver
-        _deliver(message)
 
 
 def _deliver(message: dict) -> None:

@@ -1,5 +1,6 @@
 """Shared form plumbing: flows own the rules, forms carry CSRF and show the errors."""
 
+from flask import g
 from flask_wtf import FlaskForm
 
 from portal.flows import FlowError
@@ -16,7 +17,10 @@ class PortalForm(FlaskForm):
             self.csrf_token.id = False
 
     def show(self, error: FlowError) -> None:
-        """Put a flow's messages next to the fields they are about."""
+        """Put a flow's messages next to the fields they are about (a spent guessing budget
+        also makes the answer a 429 with Retry-After)."""
+        if error.code == "rate_limited":
+            g.retry_after = int(error.extra.get("retry_after", 60))
         for name, messages in error.errors.items():
             field = self._fields.get(name)
             if field is not None:

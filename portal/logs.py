@@ -12,7 +12,7 @@ from flask import Flask, g, has_request_context, request
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 # Reset links carry their token in the path; servers' own request lines (the development
 # server's) pass through this formatter too, so the token is cut out of every message.
-_RESET_TOKEN_RE = re.compile(r"/reset/[^\s\"?]+")
+_RESET_TOKEN_RE = re.compile(r"/(reset|not-me)/[^\s\"?]+")
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 # Never logged, whatever a caller puts in `extra`.
 _SECRET_KEYS = {"password", "code", "token", "refresh_token", "access_token", "secret"}

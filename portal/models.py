@@ -100,6 +100,10 @@ class UserSession(db.Model):
 
     user: Mapped[User] = relationship(back_populates="sessions")
 
+    # The device token of a sign-in that just completed, for the view to hand back (never
+    # stored: the devices table keeps its hash).
+    device_token = None  # type: str | None
+
     __table_args__ = (Index("ix_sessions_user_id_created_at", "user_id", "created_at"),)
 
     @property

@@ -2,8 +2,9 @@
 
 from urllib.parse import urlsplit
 
-from flask import redirect, request, session
+from flask import after_this_request, current_app, g, redirect, request, session
 from flask_login import login_user
+from itsdangerous import BadSignature, URLSafeSerializer
 
 from portal.htmx import is_htmx
 from portal.models import UserSession
@@ -29,15 +30,63 @@ def safe_next(target: str | None, default: str) -> str:
 
 
 def start_browser_session(user_session: UserSession) -> None:
-    """Put a fresh session id in a fresh cookie (anything from before sign-in is dropped)."""
+    """Put a fresh session id in a fresh cookie (anything from before sign-in is dropped),
+    and remember this browser as a known device of the account."""
     session.clear()
     session.permanent = True
     user = user_session.user  # after the flow's commit this may be a freshly loaded object
     user.session = user_session
     login_user(user)
+    if user_session.device_token:
+        _keep_device_cookie(user_session.device_token)
+
+
+# The device cookie outlives sign-outs: it is what makes this browser "known" to an account
+# (its own guessing budget, no new sign-in notice). Signed, HttpOnly, one per browser.
+DEVICE_COOKIE_AGE = 400 * 24 * 3600  # the longest browsers keep a cookie
+
+
+def _device_cookie_name() -> str:
+    return (
+        "__Host-portal-device" if current_app.config["SESSION_COOKIE_SECURE"] else "portal-device"
+    )
+
+
+def _device_signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="portal-device")
+
+
+def device_token() -> str | None:
+    """This browser's device token, when its cookie carries a valid signature."""
+    raw = request.cookies.get(_device_cookie_name())
+    if not raw or len(raw) > 512:
+        return None
+    try:
+        value = _device_signer().loads(raw)
+    except BadSignature:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _keep_device_cookie(token: str) -> None:
+    @after_this_request
+    def _set(response):
+        response.set_cookie(
+            _device_cookie_name(),
+            _device_signer().dumps(token),
+            max_age=DEVICE_COOKIE_AGE,
+            httponly=True,
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+            samesite="Lax",
+            path="/",
+        )
+        return response
 
 
 def form_status(form) -> int:
-    """422 when the form carries errors, so HTMX swaps it in and clients can tell."""
+    """422 when the form carries errors, so HTMX swaps it in and clients can tell; 429 (with
+    Retry-After, set by the error handlers' hook) when a guessing budget is spent."""
     has_errors = bool(form.form_errors) or any(f.errors for f in form)
-    return 422 if has_errors and request.method == "POST" else 200
+    if not has_errors or request.method != "POST":
+        return 200
+    return 429 if g.get("retry_after") else 422

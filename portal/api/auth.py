@@ -19,7 +19,6 @@ from portal.api.spec import operation
 from portal.api.tokens import current_session, current_user, unauthorized
 from portal.client import Client
 from portal.flows import api_tokens, password_reset, signin, signup
-from portal.throttle import sign_in_per_account
 
 AUTH_LIMIT = "API_AUTH_RATE_LIMIT"
 
@@ -30,6 +29,7 @@ def tokens_response(pair: api_tokens.TokenPair):
         refresh_token=pair.refresh_token,
         expires_in=pair.expires_in,
         user=UserOut.of(pair.user),
+        device_token=pair.session.device_token,
     ).model_dump(mode="json")
 
 
@@ -71,16 +71,25 @@ def register(data: RegisterRequest):
     tag="auth",
     body=VerifyRequest,
     response=TokensOut,
-    errors=(403,),
+    errors=(429,),
     limit=AUTH_LIMIT,
 )
 def verify(data: VerifyRequest):
-    """Confirm the email with the emailed code; answers with tokens (signed in).
+    """Confirm a sign-up with its emailed code; the account is created, with tokens.
 
-    Wrong code: 400 `invalid_code`; 5 wrong tries burn the code (`code_used_up`); after 15
-    minutes it is `code_expired`. Ask for a new one with /auth/verify/resend.
+    Each sign-up has its own code. When more than one sign-up is waiting for the address,
+    send the `password` chosen at sign-up too (422 on `password` otherwise). Wrong, expired
+    or used-up code: 400 `invalid_code` (with the password: `code_expired` and
+    `code_used_up` are told apart). Wrong codes spend the address's guessing budget: 429.
     """
-    session = signup.verify_email(data.email, data.code, Client.from_request(), kind="api")
+    session = signup.verify_email(
+        data.email,
+        data.code,
+        Client.from_request(),
+        password=data.password,
+        kind="api",
+        device_token=data.device_token,
+    )
     return tokens_response(api_tokens.issue_tokens(session))
 
 
@@ -95,9 +104,8 @@ def verify(data: VerifyRequest):
     limit=AUTH_LIMIT,
 )
 def resend_verification(data: EmailRequest):
-    """Email a fresh code (at most one a minute; it replaces the previous one).
-
-    Always 202, whether or not the address has an account waiting for a code.
+    """Email fresh codes to the address's waiting sign-ups (one a minute; each replaces the
+    previous one). Always 202, whether or not anything is waiting.
     """
     signup.resend_verification(data.email, Client.from_request())
     return accepted("If that address is waiting for a code, a new one is on its way.")
@@ -110,17 +118,24 @@ def resend_verification(data: EmailRequest):
     tag="auth",
     body=LoginRequest,
     response=TokensOut,
-    errors=(401, 403),
+    errors=(401, 403, 429),
     limit=AUTH_LIMIT,
 )
-@sign_in_per_account
 def login(data: LoginRequest):
-    """Sign in with email or username and password; answers with tokens.
+    """Sign in with email or username and password; answers with tokens and a device token.
 
     Wrong email/username or password: 401 `invalid_credentials` (the same answer for both).
-    An unverified account: 403 `email_not_verified`, and a fresh code is emailed.
+    The right password of a sign-up not confirmed yet: 403 `email_not_verified`, and a fresh
+    code is emailed. 10 failures in 15 minutes for one account: 429 `rate_limited` with
+    Retry-After, unless `device_token` names a device that signed in to it before.
     """
-    session = signin.sign_in(data.email, data.password, Client.from_request(), kind="api")
+    session = signin.sign_in(
+        data.email,
+        data.password,
+        Client.from_request(),
+        kind="api",
+        device_token=data.device_token,
+    )
     return tokens_response(api_tokens.issue_tokens(session))
 
 

@@ -19,13 +19,16 @@ STATUS = {
     "code_used_up": 400,
     "invalid_reset_token": 400,
     "username_taken": 409,
+    "rate_limited": 429,
 }
 
 
 def flow_error(error: FlowError):
     db.session.rollback()  # nothing half-done outlives the request (flows commit what counts)
     status = STATUS.get(error.code, 400)
-    headers = {"WWW-Authenticate": 'Bearer realm="portal"'} if status == 401 else None
+    headers = {"WWW-Authenticate": 'Bearer realm="portal"'} if status == 401 else {}
+    if status == 429:
+        headers["Retry-After"] = str(int(error.extra.get("retry_after", 60)))
     errors = error.errors if error.code == "validation_error" else None
     return problem(status, error.code, error.message, errors=errors, headers=headers)
 

@@ -69,6 +69,16 @@ class VerifyRequest(Request):
         description="The 6-digit code from the email.",
         examples=["123456"],
     )
+    password: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_PASSWORD * 4,
+        description="The password chosen at sign-up: required when more than one sign-up "
+        "is waiting for the address (each has its own code).",
+    )
+    device_token: str | None = Field(
+        default=None, max_length=128, description="This app's device token, if it has one."
+    )
 
 
 class EmailRequest(Request):
@@ -83,6 +93,12 @@ class LoginRequest(Request):
         examples=["ada@example.com"],
     )
     password: str = Field(min_length=1, max_length=MAX_PASSWORD * 4)
+    device_token: str | None = Field(
+        default=None,
+        max_length=128,
+        description="The `device_token` an earlier sign-in on this app returned: this device "
+        "then keeps its own guessing budget and is not announced as a new sign-in.",
+    )
 
 
 class RefreshRequest(Request):
@@ -111,6 +127,12 @@ class ProfileUpdateRequest(Request):
         description="A new email address: a code is sent to it, and it replaces the current "
         "one only once confirmed (POST /users/me/email/confirm). Until then it is shown as "
         "`pending_email`.",
+    )
+    password: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_PASSWORD * 4,
+        description="The account's password: required with `email` (re-authentication).",
     )
 
 
@@ -186,6 +208,11 @@ class TokensOut(BaseModel):
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a scheme name, not a secret
     expires_in: int = Field(description="Seconds until the access token expires.")
     user: UserOut
+    device_token: str | None = Field(
+        default=None,
+        description="Keep it and send it back with each sign-in (POST /auth/login): this app "
+        "is then a known device of the account.",
+    )
 
 
 class SessionOut(BaseModel):

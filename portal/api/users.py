@@ -34,13 +34,15 @@ def me():
     body=ProfileUpdateRequest,
     response=UserOut,
     auth=True,
-    errors=(409,),
+    errors=(409, 429),
 )
 def update_me(data: ProfileUpdateRequest):
     """Change the username and/or ask to change the email (PUT is accepted too).
 
     Fields left out stay as they are. A new email is not used until confirmed: a code is sent
-    to it and it shows as `pending_email` until POST /users/me/email/confirm.
+    to it and it shows as `pending_email` until POST /users/me/email/confirm. A new email
+    needs `password` (re-authentication); 5 wrong passwords in a row end the session.
+    At most 5 codes an hour: 429 `rate_limited`.
     """
     user, client = current_user(), Client.from_request()
     if data.email is not None:
@@ -51,7 +53,7 @@ def update_me(data: ProfileUpdateRequest):
     if data.username is not None:
         profile.change_username(user, data.username, client)
     if data.email is not None and data.email.strip().lower() != user.email:
-        profile.request_email_change(user, data.email, client)
+        profile.request_email_change(user, data.email, data.password, current_session(), client)
     return user_response(user)
 
 
@@ -97,7 +99,7 @@ def change_password(data: ChangePasswordRequest):
 @operation(bp, "DELETE", "/users/me", tag="users", status=204, body=PasswordRequest, auth=True)
 def delete_me(data: PasswordRequest):
     """Delete the account for good (the password is required); every session ends."""
-    profile.delete_account(current_user(), data.password, Client.from_request())
+    profile.delete_account(current_user(), data.password, current_session(), Client.from_request())
     return no_content()
 
 

@@ -12,7 +12,6 @@ class SignUpForm(PortalForm):
 
 
 class VerifyForm(PortalForm):
-    email = HiddenField("Email")
     code = StringField(
         "6-digit code",
         render_kw={"class": "code", "inputmode": "numeric", "maxlength": 6, "pattern": "[0-9]*"},
@@ -20,7 +19,11 @@ class VerifyForm(PortalForm):
 
 
 class ResendForm(PortalForm):
-    email = HiddenField("Email")
+    """Only a CSRF token: the code goes to this browser's sign-up."""
+
+
+class EmptyForm(PortalForm):
+    """Only a CSRF token: for buttons that change state."""
 
 
 class SignInForm(PortalForm):

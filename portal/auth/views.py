@@ -5,6 +5,7 @@ from flask_login import current_user, login_required, logout_user
 
 from portal.auth import bp
 from portal.auth.forms import (
+    EmptyForm,
     ForgotPasswordForm,
     ResendForm,
     ResetPasswordForm,
@@ -14,15 +15,15 @@ from portal.auth.forms import (
 )
 from portal.client import Client
 from portal.extensions import limiter
-from portal.flows import FlowError, password_reset
+from portal.flows import FlowError, notices, password_reset
 from portal.flows.signin import sign_in as sign_in_flow
 from portal.flows.signin import sign_out as sign_out_flow
 from portal.flows.signin import sign_out_everywhere as sign_out_everywhere_flow
-from portal.flows.signup import resend_verification, verify_email
+from portal.flows.signup import pending_by_id, verify_pending
+from portal.flows.signup import resend_code as resend_sign_up_code
 from portal.flows.signup import sign_up as sign_up_flow
 from portal.htmx import render_page_or_partial
-from portal.throttle import sign_in_per_account
-from portal.web import form_status, go, safe_next, start_browser_session
+from portal.web import device_token, form_status, go, safe_next, start_browser_session
 
 # Per-IP limits on the doors attackers knock on (shared across workers with Redis storage).
 SUBMIT = "POST"
@@ -31,7 +32,7 @@ SUBMIT = "POST"
 @bp.route("/signup", methods=["GET", "POST"])
 @limiter.limit("10 per minute; 50 per hour", methods=[SUBMIT])
 def sign_up():
-    """Create an account; a code is emailed to confirm the address."""
+    """Start a sign-up; a code is emailed to confirm the address."""
     if current_user.is_authenticated:
         return redirect(url_for("profile.show"))
     form = SignUpForm()
@@ -46,35 +47,39 @@ def sign_up():
         except FlowError as error:
             form.show(error)
         else:
-            session["verify_email"] = result.email
-            if result.email_failed:
-                flash(
-                    "Your account is ready, but we could not send the code just now. "
-                    "Use “Send a new code” below.",
-                    "error",
-                )
-            else:
-                flash(f"We sent a 6-digit code to {result.email}.", "info")
+            _bind_sign_up(result.pending_id, result.email)
+            flash(f"We sent a 6-digit code to {result.email}.", "info")
             return go(url_for("auth.verify"))
     return render_page_or_partial(
         "auth/sign_up.html", "auth/_sign_up_form.html", form_status(form), form=form
     )
 
 
-def _pending_email() -> str:
-    """The address being confirmed: from the form, else from this browser's sign-up."""
-    return (request.form.get("email") or session.get("verify_email") or "")[:254]
+def _bind_sign_up(pending_id, email: str) -> None:
+    """This browser confirms this sign-up, and no other (DESIGN.md section 7)."""
+    session["sign_up"] = {"id": str(pending_id), "email": email}
+
+
+def _bound_sign_up() -> dict:
+    bound = session.get("sign_up")
+    return bound if isinstance(bound, dict) else {}
 
 
 @bp.route("/verify", methods=["GET", "POST"])
 @limiter.limit("20 per minute", methods=[SUBMIT])
 def verify():
-    """Type the emailed code: the account is confirmed and signed in."""
-    form = VerifyForm(email=_pending_email())
-    if form.validate_on_submit():
+    """Type the emailed code: the sign-up this browser made becomes an account, signed in."""
+    bound = _bound_sign_up()
+    form = VerifyForm()
+    if bound and form.validate_on_submit():
         try:
-            user_session = verify_email(
-                form.value("email"), form.value("code"), Client.from_request(), kind="web"
+            user_session = verify_pending(
+                bound.get("id"),
+                bound.get("email"),
+                form.value("code"),
+                Client.from_request(),
+                kind="web",
+                device_token=device_token(),
             )
         except FlowError as error:
             form.show(error)
@@ -82,32 +87,32 @@ def verify():
             start_browser_session(user_session)
             flash("Your email is confirmed. Welcome!", "success")
             return go(url_for("profile.show"))
+    elif not bound and request.method == "POST":
+        flash("Sign in with the email and password you chose: we'll send a fresh code.", "info")
+        return go(url_for("auth.sign_in"))
     return render_page_or_partial(
         "auth/verify.html",
         "auth/_verify_form.html",
         form_status(form),
         form=form,
-        resend_form=ResendForm(email=form.email.data),
+        email=bound.get("email"),
+        resend_form=ResendForm(),
     )
 
 
 @bp.post("/verify/resend")
 @limiter.limit("5 per minute; 30 per hour")
 def resend_code():
-    """Send a fresh code (at most one a minute; the old code stops working)."""
+    """Send a fresh code for this browser's sign-up (at most one a minute; the old one dies)."""
     form = ResendForm()
     message, status = None, 200
     if form.validate_on_submit():
-        try:
-            resend_verification(form.value("email"), Client.from_request())
-        except FlowError as error:
-            message, status = error.message, 422
-        else:
-            session["verify_email"] = form.value("email")[:254]
-            message = (
-                "If this address is waiting for confirmation, a new code is on its way. "
-                "Codes can be sent once a minute; the newest one is the one that works."
-            )
+        pending = pending_by_id(_bound_sign_up().get("id"))
+        resend_sign_up_code(pending, Client.from_request())
+        message = (
+            "If your sign-up is still waiting, a new code is on its way. Codes can be sent "
+            "once a minute; the newest one is the one that works."
+        )
     else:
         message, status = "Reload the page and try again.", 400
     if request.headers.get("HX-Request") == "true":
@@ -118,7 +123,6 @@ def resend_code():
 
 @bp.route("/signin", methods=["GET", "POST"])
 @limiter.limit("10 per minute; 100 per hour", methods=[SUBMIT])
-@sign_in_per_account
 def sign_in():
     """Email or username and password."""
     if current_user.is_authenticated:
@@ -127,11 +131,15 @@ def sign_in():
     if form.validate_on_submit():
         try:
             user_session = sign_in_flow(
-                form.value("login"), form.value("password"), Client.from_request(), kind="web"
+                form.value("login"),
+                form.value("password"),
+                Client.from_request(),
+                kind="web",
+                device_token=device_token(),
             )
         except FlowError as error:
             if error.code == "email_not_verified":
-                session["verify_email"] = error.extra.get("email", "")
+                _bind_sign_up(error.extra["pending_id"], error.extra["email"])
                 flash(error.message, "info")
                 return go(url_for("auth.verify"))
             form.show(error)
@@ -219,3 +227,25 @@ def reset_password(token: str):
         token=token,
         user=user,
     )
+
+
+@bp.route("/not-me/<token>", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=[SUBMIT])
+def not_me(token: str):
+    """From the new sign-in email: someone else signed in. GET only asks (mail scanners
+    follow links); the POST ends every session and sends a reset link."""
+    form = EmptyForm()
+    try:
+        user = notices.check_not_me(token)
+    except FlowError as error:
+        return render_template("auth/reset_invalid.html", message=error.message), 400
+    if form.validate_on_submit():
+        try:
+            notices.report_not_me(token, Client.from_request())
+        except FlowError as error:
+            return render_template("auth/reset_invalid.html", message=error.message), 400
+        if current_user.is_authenticated:
+            logout_user()
+            session.clear()
+        return render_template("auth/not_me_done.html", email=user.email)
+    return render_template("auth/not_me.html", form=form, token=token, user=user)

@@ -1,17 +1,26 @@
 """Looking accounts up and mailing their owners, shared by the flows."""
 
+import hashlib
+import hmac
 import logging
+from datetime import timedelta
 
-from sqlalchemy import or_, select
+from flask import current_app
+from sqlalchemy import func, or_, select
 
+from portal import clock
+from portal.client import Client
 from portal.email import EmailError, send_email
 from portal.extensions import db
-from portal.flows import codes
-from portal.models import User
+from portal.models import EmailSend, User
 
 log = logging.getLogger(__name__)
 
-VERIFY = "verify_email"
+# Emails anyone can make the portal send to an address, by typing it into a form: capped
+# per address and per IP, so the portal can't be used to flood a mailbox (DESIGN.md 7).
+ANYONE_CAN_TRIGGER = ("verify_email", "account_exists", "reset_password", "email_change")
+PER_ADDRESS_PER_HOUR = 3
+PER_IP_PER_HOUR = 20
 
 
 def find_by_email(email: str | None) -> User | None:
@@ -27,22 +36,48 @@ def find_by_login(login: str) -> User | None:
     return db.session.scalar(select(User).where(or_(User.email == login, User.username == login)))
 
 
-def try_send(to: str, kind: str, **context) -> bool:
-    """Send, and report failure instead of raising: the action the email follows stands."""
+def recipient_hash(address: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"mail:{address.lower()}".encode(), hashlib.sha256).hexdigest()
+
+
+def over_cap(to: str, kind: str, client: Client | None) -> bool:
+    """True when `to` (or the IP asking) had its share of this kind of email this hour."""
+    if kind not in ANYONE_CAN_TRIGGER:
+        return False  # security notices are never dropped
+    since = clock.utcnow() - timedelta(hours=1)
+    recent = select(func.count()).where(
+        EmailSend.kind.in_(ANYONE_CAN_TRIGGER), EmailSend.created_at > since
+    )
+    if db.session.scalar(recent.where(EmailSend.recipient_hash == recipient_hash(to))) >= (
+        PER_ADDRESS_PER_HOUR
+    ):
+        return True
+    ip = client.ip_address if client is not None else ""
+    return bool(ip) and db.session.scalar(recent.where(EmailSend.ip_address == ip)) >= (
+        PER_IP_PER_HOUR
+    )
+
+
+def try_send(
+    to: str, kind: str, *, client: Client | None = None, capped: bool = True, **context
+) -> bool:
+    """Send, and report failure instead of raising: the action the email follows stands.
+    Kinds anyone can trigger are dropped (False) past their caps, unless the owner asked
+    from inside the account (`capped=False`)."""
+    if capped and over_cap(to, kind, client):
+        log.info("email_capped", extra={"kind": kind})
+        return False
     try:
         send_email(to, kind, **context)
     except EmailError:
         return False
+    db.session.add(
+        EmailSend(
+            kind=kind,
+            recipient_hash=recipient_hash(to),
+            ip_address=(client.ip_address if client is not None else "")[:64],
+        )
+    )
+    db.session.commit()
     return True
-
-
-def send_verification_code(user: User) -> bool:
-    """Issue a fresh code (superseding the old one), commit, email it. When the mail service
-    fails the code is discarded, so "resend code" is allowed at once."""
-    code = codes.issue_code(user, VERIFY)
-    db.session.commit()
-    if try_send(user.email, VERIFY, code=code, user=user, minutes=15):
-        return True
-    codes.discard_codes(user, VERIFY)
-    db.session.commit()
-    return False

@@ -9,9 +9,10 @@ from sqlalchemy import or_, select
 
 from portal.client import Client
 from portal.extensions import db
-from portal.flows import FlowError, activity, events, invalid
+from portal.flows import FlowError, activity, budget, events, invalid
 from portal.flows.accounts import try_send
 from portal.flows.activity import Page, events_page
+from portal.flows.password_reset import discard_reset_links
 from portal.flows.sessions import get_own_session, revoke, revoke_all
 from portal.models import SecurityEvent, User, UserSession
 
@@ -163,6 +164,7 @@ def disable_user(admin: User, user_id, client: Client, reason="") -> int:
     user.is_active = False
     why = "Account disabled by an administrator" + (f": {reason}" if reason else "")
     count = revoke_all(user, why)
+    discard_reset_links(user)
     events.record(
         "account_disabled",
         user,
@@ -173,6 +175,17 @@ def disable_user(admin: User, user_id, client: Client, reason="") -> int:
     )
     db.session.commit()
     return count
+
+
+def unlock_user(admin: User | None, user: User, client: Client | None = None) -> int:
+    """Clear the account's guessing budget (and its devices'): the owner may try again at
+    once. For admins (`admin`) and operators (the CLI, `admin` None); recorded."""
+    cleared = budget.clear(user)
+    events.record(
+        "account_unlocked", user, client=client, actor=admin, by="admin" if admin else "operator"
+    )
+    db.session.commit()
+    return cleared
 
 
 def enable_user(admin: User, user_id, client: Client) -> User:

@@ -45,7 +45,13 @@ def _pair(session: UserSession, user: User) -> TokenPair:
     config = current_app.config
     now = clock.utcnow()  # the portal's clock, so tests can move time for tokens too
     access_lifetime = config["JWT_ACCESS_TOKEN_EXPIRES"]
-    common = {"sid": str(session.id), "iat": _seconds(now)}
+    common = {
+        "sid": str(session.id),
+        "iat": _seconds(now),
+        # Whose token and for what: portal/api/tokens.py refuses any other issuer or audience.
+        "iss": config["PORTAL_BASE_URL"],
+        "aud": config["API_TOKEN_AUDIENCE"],
+    }
     access = create_access_token(
         identity=str(user.id),
         additional_claims={

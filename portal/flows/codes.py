@@ -49,16 +49,20 @@ def issue_code(user: User, purpose: str, *, target: str | None = None) -> str:
     return code
 
 
-def issue_token(user: User, purpose: str) -> str:
-    """A new >= 256-bit link token for `purpose`, superseding earlier ones."""
-    _discard(user, purpose)
+def issue_token(
+    user: User, purpose: str, *, lifetime: timedelta = RESET_LIFETIME, supersede: bool = True
+) -> str:
+    """A new >= 256-bit link token for `purpose`, superseding earlier ones (unless told not
+    to: every "this wasn't me" link stays good)."""
+    if supersede:
+        _discard(user, purpose)
     token = tokens.new_token()
     db.session.add(
         OneTimeCode(
             user_id=user.id,
             purpose=purpose,
             secret_hash=tokens.keyed_hash(purpose, token),
-            expires_at=clock.utcnow() + RESET_LIFETIME,
+            expires_at=clock.utcnow() + lifetime,
         )
     )
     return token
@@ -74,34 +78,48 @@ def _discard(user: User, purpose: str) -> None:
     )
 
 
-def spend_code(user: User | None, purpose: str, code) -> OneTimeCode:
+def spend_code(user: User | None, purpose: str, code, *, budget_key=None) -> OneTimeCode:
     """Check a typed code; on success mark it used and return it. Wrong tries are counted and
-    committed even though the caller's request fails, so 5 wrong tries really burn the code."""
+    committed even though the caller's request fails, so 5 wrong tries really burn the code;
+    with `budget_key`, every failed try also spends that guessing budget."""
     code = code.strip().replace(" ", "") if isinstance(code, str) else ""
     record = latest_code(user, purpose, lock=True) if user is not None else None
     if record is None or record.used_at is not None:
-        raise FlowError("invalid_code", "That code is not valid. Ask for a new one.", field="code")
-    if record.attempts >= MAX_ATTEMPTS:
-        raise FlowError("code_used_up", "Too many wrong tries. Ask for a new code.", field="code")
-    if record.expires_at <= clock.utcnow():
-        raise FlowError("code_expired", "That code has expired. Ask for a new one.", field="code")
-    if not (len(code) == 6 and code.isascii() and code.isdigit()) or not tokens.matches(
+        error = FlowError(
+            "invalid_code", "That code is not valid. Ask for a new one.", field="code"
+        )
+    elif record.attempts >= MAX_ATTEMPTS:
+        error = _used_up()
+    elif record.expires_at <= clock.utcnow():
+        error = FlowError("code_expired", "That code has expired. Ask for a new one.", field="code")
+    elif not (len(code) == 6 and code.isascii() and code.isdigit()) or not tokens.matches(
         record.secret_hash, purpose, code
     ):
         record.attempts += 1
-        db.session.commit()
-        if record.attempts >= MAX_ATTEMPTS:
-            raise FlowError(
-                "code_used_up", "Too many wrong tries. Ask for a new code.", field="code"
-            )
         left = MAX_ATTEMPTS - record.attempts
-        raise FlowError(
-            "invalid_code",
-            f"That code is not right. {left} {'try' if left == 1 else 'tries'} left.",
-            field="code",
+        error = (
+            _used_up()
+            if left <= 0
+            else FlowError(
+                "invalid_code",
+                f"That code is not right. {left} {'try' if left == 1 else 'tries'} left.",
+                field="code",
+            )
         )
-    record.used_at = clock.utcnow()
-    return record
+    else:
+        record.used_at = clock.utcnow()
+        return record
+    if budget_key is not None:
+        from portal.flows import budget
+
+        budget.charge(budget_key, user)  # commits the attempt too
+    else:
+        db.session.commit()
+    raise error
+
+
+def _used_up() -> FlowError:
+    return FlowError("code_used_up", "Too many wrong tries. Ask for a new code.", field="code")
 
 
 def find_token(purpose: str, token, *, lock: bool = False) -> OneTimeCode | None:

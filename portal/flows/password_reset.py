@@ -1,12 +1,9 @@
 """Forgotten password: request a link, set a new password."""
 
-from flask import url_for
-
-from portal import clock
+from portal import clock, jobs
 from portal.client import Client
-from portal.email import send_email_after_response
 from portal.extensions import db
-from portal.flows import FlowError, codes, events, invalid
+from portal.flows import FlowError, budget, codes, devices, events, invalid
 from portal.flows.accounts import find_by_email, try_send
 from portal.flows.sessions import revoke_all
 from portal.flows.validation import check_new_password, normalize_email
@@ -17,27 +14,35 @@ RESET = "reset_password"
 
 
 def request_password_reset(email, client: Client) -> None:
-    """Email a single-use link if the account exists. The answer and its timing are the same
-    either way: the email itself goes out after the response."""
+    """Email a single-use link if the account exists. The request itself only validates the
+    address and hands it to a job that runs after the response, so what the request does
+    (and how long it takes) is the same for every address."""
     email, problem = normalize_email(email)
     if problem:
         raise invalid({"email": [problem]})
+    jobs.after_response(send_reset_link, email, client)
+
+
+def send_reset_link(email: str, client: Client) -> None:
+    """The job: a new link (the older one dies) for an active account; nothing otherwise."""
     user = find_by_email(email)
     if user is None or not user.is_active:
         return
     token = codes.issue_token(user, RESET)
     events.record("password_reset_requested", user, client=client)
     db.session.commit()
-    link = reset_link(token)
-    send_email_after_response(user.email, RESET, user=user, link=link, minutes=30)
+    minutes = int(codes.RESET_LIFETIME.total_seconds() // 60)
+    try_send(user.email, RESET, client=client, user=user, link=reset_link(token), minutes=minutes)
 
 
 def reset_link(token: str) -> str:
     """Built on PORTAL_BASE_URL, never on the Host header of the request."""
-    from flask import current_app
+    return jobs.absolute_url("auth.reset_password", token=token)
 
-    path = url_for("auth.reset_password", token=token, _external=False)
-    return current_app.config["PORTAL_BASE_URL"] + path
+
+def discard_reset_links(user: User) -> None:
+    """Reset links die when the password or email changes or the account is disabled."""
+    codes.discard_codes(user, RESET)
 
 
 def check_reset_token(token) -> User:
@@ -48,7 +53,8 @@ def check_reset_token(token) -> User:
 
 
 def reset_password(token, password, client: Client) -> User:
-    """Set a new password: every session ends, the owner is told by email, no sign-in."""
+    """Set a new password: every session ends, every device is forgotten, the guessing budget
+    is cleared, the owner is told by email; no sign-in."""
     record = codes.find_token(RESET, token, lock=True)
     if record is None:
         raise _bad_token()
@@ -58,9 +64,9 @@ def reset_password(token, password, client: Client) -> User:
         raise invalid({"password": [problem]})
     record.used_at = clock.utcnow()
     user.password_hash = hash_password(password)
-    # The link proved the mailbox is theirs.
-    user.is_verified = True
     ended = revoke_all(user, "Password was reset")
+    devices.void_all(user)
+    budget.clear(user)
     events.record("password_reset_completed", user, client=client, sessions_ended=ended)
     db.session.commit()
     try_send(user.email, "password_changed", user=user, device=client.device)

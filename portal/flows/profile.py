@@ -1,12 +1,17 @@
 """Profile: username, email (confirmed by a code to the new address), password, deletion."""
 
-from sqlalchemy import select
+from datetime import timedelta
+
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from portal import clock, jobs
 from portal.client import Client
 from portal.extensions import db
-from portal.flows import FlowError, codes, events, invalid
+from portal.flows import FlowError, budget, codes, events, invalid
 from portal.flows.accounts import find_by_email, try_send
+from portal.flows.password_reset import discard_reset_links
+from portal.flows.reauth import confirm_identity
 from portal.flows.sessions import revoke_all
 from portal.flows.validation import (
     check_new_password,
@@ -14,10 +19,11 @@ from portal.flows.validation import (
     normalize_username,
     plain_password,
 )
-from portal.models import User, UserSession
-from portal.passwords import hash_password, verify_password
+from portal.models import SecurityEvent, User, UserSession
+from portal.passwords import hash_password
 
 EMAIL_CHANGE = "email_change"
+MAX_EMAIL_CHANGE_CODES_PER_HOUR = 5
 
 
 def change_username(user: User, username, client: Client) -> User:
@@ -42,41 +48,68 @@ def change_username(user: User, username, client: Client) -> User:
     return user
 
 
-def request_email_change(user: User, email, client: Client) -> User:
-    """Send a code to the new address; the email changes only when it is confirmed. If the
-    address belongs to someone else, its owner gets an "account exists" note instead of a code,
-    so the answer never tells who has an account."""
+def request_email_change(
+    user: User, email, password, session: UserSession | None, client: Client
+) -> User:
+    """Send a code to the new address; the email changes only when it is confirmed. Needs
+    re-authentication, and at most 5 codes go out per account per hour whatever the target.
+    If the address belongs to someone else, its owner gets an "account exists" note instead
+    of the code, and everything else happens the same way, so the answers (now and at
+    confirmation) never tell who has an account."""
     email, problem = normalize_email(email)
     if problem:
         raise invalid({"email": [problem]})
     if email == user.email:
         raise invalid({"email": ["That is already your email address."]})
+    confirm_identity(user, session, password, client)
     if user.pending_email == email and not codes.can_send_again(user, EMAIL_CHANGE):
+        db.session.commit()  # keeps the proof of identity
         return user  # asked twice within a minute: the first code is still on its way
-    user.pending_email = email
-    owner = find_by_email(email)
-    if owner is not None:
-        codes.discard_codes(user, EMAIL_CHANGE)
-        events.record("email_change_requested", user, client=client, new=email)
+    hour_ago = clock.utcnow() - timedelta(hours=1)
+    sent = db.session.scalar(
+        select(func.count())
+        .select_from(SecurityEvent)
+        .where(
+            SecurityEvent.user_id == user.id,
+            SecurityEvent.kind == "email_change_requested",
+            SecurityEvent.created_at > hour_ago,
+        )
+    )
+    if sent >= MAX_EMAIL_CHANGE_CODES_PER_HOUR:
         db.session.commit()
-        try_send(email, "account_exists", user=owner)
-        return user
+        raise budget.limited(3600)
+    user.pending_email = email
     code = codes.issue_code(user, EMAIL_CHANGE, target=email)
-    events.record("email_change_requested", user, client=client, new=email)
+    events.record("email_change_requested", user, client=client, session=session, new=email)
     db.session.commit()
-    try_send(email, "email_change", user=user, code=code, minutes=15)
+    jobs.after_response(_send_email_change_code, user.id, email, code, client)
     return user
 
 
+def _send_email_change_code(user_id, email: str, code: str, client: Client) -> None:
+    user = db.session.get(User, user_id)
+    if user is None:
+        return
+    owner = find_by_email(email)
+    if owner is not None:
+        try_send(email, "account_exists", client=client, user=owner)
+        return
+    try_send(email, "email_change", client=client, user=user, code=code, minutes=15)
+
+
 def confirm_email_change(user: User, code, client: Client) -> User:
-    """Spend the code sent to the new address; the old address is told of the change."""
-    record = codes.spend_code(user, EMAIL_CHANGE, code)
+    """Spend the code sent to the new address (wrong ones spend the account's guessing
+    budget); the old address is told of the change, and reset links die."""
+    key = budget.for_user(user)
+    budget.check(key)
+    record = codes.spend_code(user, EMAIL_CHANGE, code, budget_key=key)
     old, new = user.email, record.target
     if find_by_email(new) is not None:
         db.session.commit()
         raise invalid({"code": ["That address is now used by another account."]})
     user.email = new
     user.pending_email = None
+    discard_reset_links(user)
     events.record("email_changed", user, client=client, old=old, new=new)
     try:
         db.session.commit()
@@ -98,15 +131,19 @@ def cancel_email_change(user: User) -> User:
 def change_password(
     user: User, current_password, new_password, current: UserSession | None, client: Client
 ) -> User:
-    """Needs the current password; every other session ends, this one stays."""
-    if not verify_password(user.password_hash, plain_password(current_password)):
-        raise invalid({"current_password": ["That is not your current password."]})
+    """Needs the current password; every other session ends, this one stays, and reset
+    links die."""
+    if not plain_password(current_password):
+        raise invalid({"current_password": ["Enter your current password."]})
+    confirm_identity(user, current, current_password, client, field="current_password")
     problem = check_new_password(new_password, email=user.email, username=user.username)
     if not problem and new_password == current_password:
         problem = "Choose a password different from your current one."
     if problem:
+        db.session.commit()  # keeps the proof of identity
         raise invalid({"new_password": [problem]})
     user.password_hash = hash_password(new_password)
+    discard_reset_links(user)
     ended = revoke_all(user, "Password was changed", keep=current)
     events.record("password_changed", user, client=client, session=current, sessions_ended=ended)
     db.session.commit()
@@ -114,11 +151,12 @@ def change_password(
     return user
 
 
-def delete_account(user: User, password, client: Client) -> None:
-    """Needs the password. Sessions and codes go with the account; its events stay,
-    detached, with the email they were about."""
-    if not verify_password(user.password_hash, plain_password(password)):
-        raise invalid({"password": ["That is not your password."]})
+def delete_account(user: User, password, session: UserSession | None, client: Client) -> None:
+    """Needs the password (always, even after a recent proof). Sessions and codes go with the
+    account; its events stay, detached, with the email they were about."""
+    if not plain_password(password):
+        raise invalid({"password": ["Enter your password to delete the account."]})
+    confirm_identity(user, session, password, client)
     email, username = user.email, user.username
     events.record("account_deleted", user, client=client)
     db.session.delete(user)

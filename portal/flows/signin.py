@@ -2,8 +2,8 @@
 
 from portal.client import Client
 from portal.extensions import db
-from portal.flows import FlowError, codes, events, invalid
-from portal.flows.accounts import VERIFY, find_by_login, send_verification_code
+from portal.flows import FlowError, budget, devices, events, invalid, notices, signup
+from portal.flows.accounts import find_by_login
 from portal.flows.sessions import revoke, revoke_all, start_session
 from portal.flows.validation import plain_password
 from portal.models import User, UserSession
@@ -12,10 +12,13 @@ from portal.passwords import burn_password_check, hash_password, needs_rehash, v
 WRONG = "That email, username or password is not right."
 
 
-def sign_in(login, password, client: Client, *, kind: str = "web") -> UserSession:
+def sign_in(
+    login, password, client: Client, *, kind: str = "web", device_token=None
+) -> UserSession:
     """Email or username + password -> a new session. Unknown accounts and wrong passwords get
-    the same answer at the same cost; being unverified or disabled is told only after the
-    password was right."""
+    the same answer at the same cost, and spend a guessing budget of the same shape (the
+    account's, this device's, or the login's as typed); being disabled is told only after the
+    password was right. The session carries `device_token`, for the browser or app to keep."""
     login = login.strip().lower() if isinstance(login, str) else ""
     password = plain_password(password)
     errors = {}
@@ -24,15 +27,33 @@ def sign_in(login, password, client: Client, *, kind: str = "web") -> UserSessio
     if not password:
         errors["password"] = ["Enter your password."]
     if errors:
-        raise invalid(errors)
+        raise invalid(errors)  # not a guess: nothing is counted
 
-    user = find_by_login(login) if len(login) <= 254 else None
+    login = login[:254]
+    user = find_by_login(login)
+    device = devices.find(user, device_token)
+    key = budget.key_for(user, login, device)
+    budget.check(key)
+
     if user is None:
-        burn_password_check(password)
+        pending = signup.pending_for_login(login)
+        if pending is None:
+            burn_password_check(password)
+        elif verify_password(pending.password_hash, password):
+            # The right password of a sign-up that is not confirmed yet: a fresh code for it.
+            signup.resend_code(pending, client)
+            raise FlowError(
+                "email_not_verified",
+                "Confirm your email address first: we sent a 6-digit code to it.",
+                email=pending.email,
+                pending_id=str(pending.id),
+            )
+        events.record("sign_in_failed", None, client=client, login=login)
+        budget.charge(key)
         raise FlowError("invalid_credentials", WRONG)
     if not verify_password(user.password_hash, password):
         events.record("sign_in_failed", user, client=client)
-        db.session.commit()
+        budget.charge(key, user)
         raise FlowError("invalid_credentials", WRONG)
     if not user.is_active:
         raise FlowError(
@@ -40,17 +61,21 @@ def sign_in(login, password, client: Client, *, kind: str = "web") -> UserSessio
         )
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    if not user.is_verified:
-        if codes.can_send_again(user, VERIFY):
-            send_verification_code(user)
-        raise FlowError(
-            "email_not_verified",
-            "Confirm your email address first: we sent a 6-digit code to it.",
-            email=user.email,
-        )
+    return complete_sign_in(user, kind, client, device_token)
+
+
+def complete_sign_in(user: User, kind: str, client: Client, device_token=None, **data):
+    """Every factor is checked: a new session on this device, announced when the device is
+    new to the account. Commits."""
     session = start_session(user, kind, client)
-    events.record("signed_in", user, client=client, session=session)
+    device, token, is_new = devices.remember(user, kind, client, device_token)
+    session.device_id = device.id
+    session.device_token = token
+    events.record("signed_in", user, client=client, session=session, **data)
+    notice = notices.prepare_new_sign_in(user, session, client) if is_new else None
     db.session.commit()
+    if notice is not None:
+        notices.send_new_sign_in(user, session, client, notice)
     return session
 
 

@@ -1,31 +1,55 @@
-"""Sign-up and email verification."""
+"""Sign-up and email verification (DESIGN.md sections 4 and 7).
+
+A sign-up is *pending* until its own emailed code confirms it: it is not an account yet.
+Each pending sign-up has its own code, and a code confirms only the sign-up that asked for
+it, so neither a stranger's sign-up made before yours nor one made after can leave their
+password or username on the account you confirm. At most 3 are pending per address, for
+24 hours, each holding its username that long.
+
+Every sign-up does the same work in the request, whether or not the address already has an
+account: a pending row is written, and a job after the response decides what to email (the
+code, or an "account exists" note to the owner, in which case the row never gets a code).
+"""
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from portal import clock, jobs, tokens
 from portal.client import Client
 from portal.extensions import db
-from portal.flows import FlowError, codes, events, invalid
-from portal.flows.accounts import VERIFY, find_by_email, send_verification_code, try_send
+from portal.flows import FlowError, budget, devices, events, invalid
+from portal.flows.accounts import find_by_email, try_send
 from portal.flows.sessions import start_session
-from portal.flows.validation import check_new_password, normalize_email, normalize_username
-from portal.models import User, UserSession
-from portal.passwords import hash_password
+from portal.flows.validation import (
+    check_new_password,
+    normalize_email,
+    normalize_username,
+    plain_password,
+)
+from portal.models import PendingSignUp, User, UserSession
+from portal.passwords import burn_password_check, hash_password, verify_password
+
+VERIFY = "verify_email"
+PENDING_LIFETIME = timedelta(hours=24)
+MAX_PENDING_PER_ADDRESS = 3
+CODE_LIFETIME = timedelta(minutes=15)
+RESEND_INTERVAL = timedelta(minutes=1)
+MAX_ATTEMPTS = 5
 
 
 @dataclass
 class SignUpResult:
     email: str
-    # True when the code could not be emailed: the account exists, "resend code" will work.
-    email_failed: bool = False
+    pending_id: uuid.UUID
 
 
 def sign_up(email, username, password, client: Client) -> SignUpResult:
-    """Create an unverified account and email it a code. A taken email gets the very same
-    answer (its owner is emailed instead), so sign-up never tells who has an account."""
+    """Start a sign-up and email its code. A taken email gets the very same answer and the
+    same work (its owner is emailed instead), so sign-up never tells who has an account."""
     errors: dict[str, list[str]] = {}
     email, problem = normalize_email(email)
     if problem:
@@ -38,59 +62,269 @@ def sign_up(email, username, password, client: Client) -> SignUpResult:
         errors["password"] = [problem]
     if errors:
         raise invalid(errors)
-
-    password_hash = hash_password(password)  # always, so both answers cost the same
-    existing = find_by_email(email)
-    if existing is not None:
-        try_send(existing.email, "account_exists", user=existing)
-        return SignUpResult(email=email)
-    if db.session.scalar(select(User.id).where(User.username == username)) is not None:
+    # The username first: its answer must not depend on whether the email is taken.
+    if username_taken(username, email):
         raise _username_taken()
 
-    user = User(id=uuid.uuid4(), email=email, username=username, password_hash=password_hash)
-    db.session.add(user)
-    events.record("signed_up", user, client=client)
-    try:
-        db.session.flush()
-    except IntegrityError:  # someone took the email or username a moment ago
-        db.session.rollback()
-        if find_by_email(email) is not None:
-            return SignUpResult(email=email)
-        raise _username_taken() from None
-    sent = send_verification_code(user)  # commits the user with the code
-    return SignUpResult(email=email, email_failed=not sent)
+    now = clock.utcnow()
+    live = _live_pending(email)
+    for old in live[MAX_PENDING_PER_ADDRESS - 1 :]:  # the oldest give way to the newest
+        db.session.delete(old)
+    pending = PendingSignUp(
+        id=uuid.uuid4(),
+        email=email,
+        username=username,
+        password_hash=hash_password(password),
+        device_label=client.device,
+        ip_address=client.ip_address[:64],
+        created_at=now,
+        expires_at=now + PENDING_LIFETIME,
+    )
+    _start_code(pending, now)
+    db.session.add(pending)
+    db.session.commit()
+    jobs.after_response(send_code, pending.id, client)
+    return SignUpResult(email=email, pending_id=pending.id)
+
+
+def username_taken(username: str, email: str | None = None) -> bool:
+    """Taken by an account, or held by someone else's pending sign-up."""
+    if db.session.scalar(select(User.id).where(User.username == username)) is not None:
+        return True
+    held = select(PendingSignUp.id).where(
+        PendingSignUp.username == username, PendingSignUp.expires_at > clock.utcnow()
+    )
+    if email:
+        held = held.where(PendingSignUp.email != email)
+    return db.session.scalar(held.limit(1)) is not None
 
 
 def _username_taken() -> FlowError:
     return FlowError("username_taken", "That username is taken. Try another.", field="username")
 
 
+def _live_pending(email: str) -> list[PendingSignUp]:
+    """The address's pending sign-ups, newest first."""
+    return list(
+        db.session.scalars(
+            select(PendingSignUp)
+            .where(PendingSignUp.email == email, PendingSignUp.expires_at > clock.utcnow())
+            .order_by(PendingSignUp.created_at.desc())
+        )
+    )
+
+
+def _start_code(pending: PendingSignUp, now) -> None:
+    """The old code stops working now; the job sets the new one. Expiry is set here, for every
+    pending row alike, so even the rows of taken addresses expire the same way."""
+    pending.code_hash = None
+    pending.code_sent_at = now
+    pending.code_expires_at = now + CODE_LIFETIME
+    pending.attempts = 0
+
+
+def send_code(pending_id, client: Client) -> None:
+    """The job after a sign-up or a resend: a code for the sign-up, or (the address already
+    has an account) an "account exists" note to its owner."""
+    pending = db.session.get(PendingSignUp, pending_id)
+    if pending is None:
+        return
+    owner = find_by_email(pending.email)
+    if owner is not None:
+        try_send(owner.email, "account_exists", client=client, user=owner)
+        return
+    code = tokens.new_code()
+    pending.code_hash = tokens.keyed_hash(f"{VERIFY}:{pending.id}", code)
+    db.session.commit()
+    try_send(
+        pending.email,
+        VERIFY,
+        client=client,
+        code=code,
+        username=pending.username,
+        device=pending.device_label,
+        ip_address=pending.ip_address,
+        minutes=int(CODE_LIFETIME.total_seconds() // 60),
+    )
+
+
+def pending_by_id(pending_id) -> PendingSignUp | None:
+    try:
+        pid = uuid.UUID(str(pending_id))
+    except ValueError:
+        return None
+    pending = db.session.get(PendingSignUp, pid)
+    if pending is None or pending.expires_at <= clock.utcnow():
+        return None
+    return pending
+
+
+def resend_code(pending: PendingSignUp | None, client: Client) -> None:
+    """A fresh code for this sign-up, at most once a minute (the answer is the same)."""
+    if pending is None:
+        return
+    now = clock.utcnow()
+    if pending.code_sent_at is not None and now - pending.code_sent_at < RESEND_INTERVAL:
+        return
+    _start_code(pending, now)
+    db.session.commit()
+    jobs.after_response(send_code, pending.id, client)
+
+
 def resend_verification(email, client: Client) -> None:
-    """Send a fresh code if the address has an account waiting for one; the answer is the
-    same whatever the case. At most one code a minute: a quicker request sends nothing."""
+    """API: fresh codes for the address's pending sign-ups. The request only validates; a job
+    after the response decides, so the answer is the same whatever the address."""
     email, problem = normalize_email(email)
     if problem:
         raise invalid({"email": [problem]})
-    user = find_by_email(email)
-    if user is None or user.is_verified or not user.is_active:
-        return
-    if codes.can_send_again(user, VERIFY):
-        send_verification_code(user)
+    jobs.after_response(_resend_all, email, client)
 
 
-def verify_email(email, code, client: Client, *, kind: str = "web") -> UserSession:
-    """Spend the emailed code: the account is verified and signed in on a new session."""
+def _resend_all(email: str, client: Client) -> None:
+    for pending in _live_pending(email):
+        resend_code(pending, client)
+
+
+def pending_for_login(login: str) -> PendingSignUp | None:
+    """Sign-in to an address or username that has only a pending sign-up: the one whose
+    password decides (the newest for an address; usernames are held by one at a time)."""
+    if "\x00" in login:
+        return None
+    return db.session.scalar(
+        select(PendingSignUp)
+        .where(
+            or_(PendingSignUp.email == login, PendingSignUp.username == login),
+            PendingSignUp.expires_at > clock.utcnow(),
+        )
+        .order_by(PendingSignUp.created_at.desc())
+        .limit(1)
+    )
+
+
+def verify_pending(pending_id, email, code, client: Client, *, kind="web", device_token=None):
+    """Pages: the code for the sign-up this browser made (kept in its session)."""
     email, _ = normalize_email(email)
-    user = find_by_email(email)
-    if user is not None and user.is_verified:
-        user = None  # nothing left to confirm: same answer as a wrong code
-    record = codes.spend_code(user, VERIFY, code)
-    user = record.user
-    if not user.is_active:
-        raise FlowError("account_disabled", "This account has been disabled.")
-    user.is_verified = True
+    key = budget.for_login(email or "")
+    budget.check(key)
+    pending = pending_by_id(pending_id)
+    if pending is not None and pending.email != email:
+        pending = None
+    return _confirm(
+        pending, code, key, client, kind=kind, detailed=pending is not None, device=device_token
+    )
+
+
+def verify_email(email, code, client: Client, *, password=None, kind="api", device_token=None):
+    """API: `{email, code}`, plus the sign-up's `password` when several are pending. Without
+    the password the caller proved nothing: every failure reads the same and a stranger's
+    guesses spend only the address's budget, never the owner's code."""
+    email, problem = normalize_email(email)
+    if problem:
+        raise invalid({"email": [problem]})
+    key = budget.for_login(email)
+    budget.check(key)
+    live = _live_pending(email)
+    password = plain_password(password)
+    if password:
+        chosen = None
+        for pending in live:
+            if verify_password(pending.password_hash, password):
+                chosen = pending
+                break
+        if not live:
+            burn_password_check(password)
+        return _confirm(
+            chosen, code, key, client, kind=kind, detailed=chosen is not None, device=device_token
+        )
+    if len(live) > 1:
+        raise invalid(
+            {
+                "password": [
+                    "More than one sign-up is waiting for this address: send the password "
+                    "chosen at sign-up too."
+                ]
+            }
+        )
+    pending = live[0] if live else None
+    return _confirm(pending, code, key, client, kind=kind, detailed=False, device=device_token)
+
+
+def _confirm(pending, code, key, client: Client, *, kind, detailed, device) -> UserSession:
+    """Spend the code of `pending`: it becomes an account, signed in on a new session."""
+    code = code.strip().replace(" ", "") if isinstance(code, str) else ""
+    now = clock.utcnow()
+    if pending is None:
+        problem = "wrong"
+    elif pending.attempts >= MAX_ATTEMPTS:
+        problem = "used_up"
+    elif pending.code_expires_at is None or pending.code_expires_at <= now:
+        problem = "expired"
+    elif (
+        pending.code_hash is None  # a taken address: its owner got a note, not a code
+        or not (len(code) == 6 and code.isascii() and code.isdigit())
+        or not tokens.matches(pending.code_hash, f"{VERIFY}:{pending.id}", code)
+    ):
+        problem = "wrong"
+    else:
+        problem = None
+    if problem:
+        if pending is not None and detailed and problem == "wrong":
+            pending.attempts += 1
+        budget.charge(key)  # commits the attempt too
+        raise _code_error(problem, pending, detailed)
+
+    if find_by_email(pending.email) is not None:  # confirmed by someone a moment ago
+        budget.charge(key)
+        raise _code_error("wrong", None, detailed)
+    user = User(
+        id=uuid.uuid4(),
+        email=pending.email,
+        username=pending.username,
+        password_hash=pending.password_hash,
+        is_verified=True,
+        created_at=pending.created_at,
+    )
+    db.session.add(user)
+    # Every other sign-up for this address is void now; their usernames are free again.
+    db.session.execute(
+        delete(PendingSignUp)
+        .where(PendingSignUp.email == pending.email)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expunge(pending)
+    events.record("signed_up", user, client=client)
+    try:
+        db.session.flush()
+    except IntegrityError:  # the username went to an account in the meantime
+        db.session.rollback()
+        raise _username_taken() from None
     session = start_session(user, kind, client)
+    # The device that confirmed is known from now on (no "new sign-in" notice for it).
+    known, session.device_token, _ = devices.remember(user, kind, client, device)
+    session.device_id = known.id
     events.record("email_verified", user, client=client, session=session)
     events.record("signed_in", user, client=client, session=session, method="email code")
     db.session.commit()
     return session
+
+
+def _code_error(problem: str, pending, detailed: bool) -> FlowError:
+    if not detailed:
+        return FlowError(
+            "invalid_code",
+            "That code is not right, or it has expired. Check the newest email or ask for a "
+            "new code.",
+            field="code",
+        )
+    if problem == "used_up":
+        return FlowError("code_used_up", "Too many wrong tries. Ask for a new code.", field="code")
+    if problem == "expired":
+        return FlowError("code_expired", "That code has expired. Ask for a new one.", field="code")
+    left = MAX_ATTEMPTS - pending.attempts if pending is not None else MAX_ATTEMPTS
+    if left <= 0:
+        return FlowError("code_used_up", "Too many wrong tries. Ask for a new code.", field="code")
+    return FlowError(
+        "invalid_code",
+        f"That code is not right. {left} {'try' if left == 1 else 'tries'} left.",
+        field="code",
+    )

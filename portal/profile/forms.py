@@ -11,6 +11,7 @@ class UsernameForm(PortalForm):
 
 class EmailForm(PortalForm):
     email = EmailField("New email address")
+    password = PasswordField("Your password", id="email-password")
 
 
 class EmailConfirmForm(PortalForm):

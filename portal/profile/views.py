@@ -1,6 +1,6 @@
 """Profile views: each section posts to its own endpoint and re-renders only itself."""
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required, logout_user
 
 from portal.client import Client
@@ -43,6 +43,14 @@ def _page(section: str | None = None, form=None):
     return render_page_or_partial("profile/show.html", partial, status, user=current_user, **forms)
 
 
+def _signed_out(error: FlowError):
+    """Too many wrong passwords ended this session: the browser is signed out and told why."""
+    logout_user()
+    session.clear()
+    flash(error.message, "error")
+    return go(url_for("auth.sign_in"))
+
+
 @bp.get("/profile")
 @login_required
 def show():
@@ -72,8 +80,16 @@ def change_email():
     form = EmailForm()
     if form.validate_on_submit():
         try:
-            profile.request_email_change(current_user, form.value("email"), Client.from_request())
+            profile.request_email_change(
+                current_user,
+                form.value("email"),
+                form.value("password"),
+                current_user.session,
+                Client.from_request(),
+            )
         except FlowError as error:
+            if error.code == "session_ended":
+                return _signed_out(error)
             form.show(error)
         else:
             flash(f"We sent a code to {current_user.pending_email}. Enter it below.", "info")
@@ -119,6 +135,8 @@ def change_password():
                 Client.from_request(),
             )
         except FlowError as error:
+            if error.code == "session_ended":
+                return _signed_out(error)
             form.show(error)
         else:
             flash("Your password is changed. Your other sessions were ended.", "success")
@@ -133,8 +151,12 @@ def delete_account():
     form = DeleteForm()
     if form.validate_on_submit():
         try:
-            profile.delete_account(current_user, form.value("password"), Client.from_request())
+            profile.delete_account(
+                current_user, form.value("password"), current_user.session, Client.from_request()
+            )
         except FlowError as error:
+            if error.code == "session_ended":
+                return _signed_out(error)
             form.show(error)
         else:
             logout_user()

@@ -1,0 +1,67 @@
+"""Known devices: browsers and apps that completed a sign-in to an account (DESIGN.md 7).
+
+A browser keeps one random token in a signed cookie, an app keeps the `device_token` the
+API returned; only a keyed hash of the token is stored, one row per account it signed in to.
+A known device has its own guessing budget for that account, and a sign-in from an unknown
+one is announced to the owner. A password reset or "this wasn't me" voids them all.
+"""
+
+import hashlib
+import hmac
+
+from flask import current_app
+from sqlalchemy import delete, select
+
+from portal import clock, tokens
+from portal.client import Client
+from portal.extensions import db
+from portal.models import Device, User
+
+
+def _hash(token: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"device:{token}".encode(), hashlib.sha256).hexdigest()
+
+
+def _plausible(token) -> bool:
+    return isinstance(token, str) and 20 <= len(token) <= 128 and token.isascii()
+
+
+def find(user: User | None, token) -> Device | None:
+    """The device this token names for this account, or None."""
+    if user is None or not _plausible(token):
+        return None
+    return db.session.scalar(
+        select(Device).where(Device.token_hash == _hash(token), Device.user_id == user.id)
+    )
+
+
+def remember(user: User, kind: str, client: Client, token=None) -> tuple[Device, str, bool]:
+    """After a completed sign-in: (device, its token, whether it is new to this account).
+    A browser's token is kept for every account it signs in to. Caller commits."""
+    if not _plausible(token):
+        token = tokens.new_token()
+    device = find(user, token)
+    now = clock.utcnow()
+    if device is not None:
+        device.last_used_at = now
+        device.device_label = client.device
+        return device, token, False
+    device = Device(
+        user_id=user.id,
+        token_hash=_hash(token),
+        kind=kind,
+        device_label=client.device,
+        created_at=now,
+        last_used_at=now,
+    )
+    db.session.add(device)
+    db.session.flush()
+    return device, token, True
+
+
+def void_all(user: User) -> int:
+    """Forget every device of the account (password reset, "this wasn't me"). Caller commits."""
+    return db.session.execute(
+        delete(Device).where(Device.user_id == user.id).execution_options(synchronize_session=False)
+    ).rowcount
