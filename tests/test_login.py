@@ -1,11 +1,13 @@
 """Sign-in, sign-out and sign out everywhere."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
-from web_helpers import PASSWORD, without_csrf
+from web_helpers import PASSWORD, STRONG_PASSWORD, last_code, without_csrf
 
+from portal import clock
 from portal.extensions import db
 from portal.flows import signin
 from portal.models import User, UserSession
@@ -77,21 +79,31 @@ def test_bad_input_gets_a_message_not_a_500(browser, user, data):
     )
 
 
-def test_unverified_account_gets_a_fresh_code_after_the_right_password(browser, make_user, outbox):
-    make_user(email="carol@example.com", username="carol", verified=False)
+def test_a_pending_sign_up_gets_a_fresh_code_after_the_right_password(browser, new_browser, outbox):
+    """Signing in with the password of a sign-up not confirmed yet: the confirm step, with a
+    fresh code for that sign-up, bound to this browser."""
+    new_browser().sign_up(email="carol@example.com", username="carol", password=STRONG_PASSWORD)
+    clock.advance(timedelta(minutes=2))
 
-    response = browser.post("/signin", {"login": "carol", "password": PASSWORD})
+    response = browser.post("/signin", {"login": "carol", "password": STRONG_PASSWORD})
 
     assert response.status_code == 303
     assert response.headers["Location"] == "/verify"
-    assert [(m["kind"], m["to"]) for m in outbox] == [("verify_email", ["carol@example.com"])]
+    assert [(m["kind"], m["to"]) for m in outbox] == [("verify_email", ["carol@example.com"])] * 2
     page = browser.get("/verify").get_data(as_text=True)
     assert "Confirm your email address first" in page
     assert "carol@example.com" in page
+    assert (
+        browser.post("/verify", {"code": last_code(outbox)}, form_page="/verify").status_code == 303
+    )
+    assert browser.get("/profile").status_code == 200
 
 
-def test_unverified_account_with_wrong_password_gets_the_generic_error(browser, make_user, outbox):
-    make_user(email="carol@example.com", username="carol", verified=False)
+def test_a_pending_sign_up_with_a_wrong_password_gets_the_generic_error(
+    browser, new_browser, outbox
+):
+    new_browser().sign_up(email="carol@example.com", username="carol", password=STRONG_PASSWORD)
+    outbox.clear()
 
     response = browser.post("/signin", {"login": "carol", "password": "wrong password"})
 

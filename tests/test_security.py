@@ -24,6 +24,7 @@ STATE_CHANGES = [
     ("POST", "/signout/everywhere"),
     ("POST", "/forgot-password"),
     ("POST", "/reset/{token}"),
+    ("POST", "/not-me/{token}"),
     ("POST", "/profile/username"),
     ("POST", "/profile/email"),
     ("POST", "/profile/email/confirm"),

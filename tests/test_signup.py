@@ -1,4 +1,4 @@
-"""Sign-up: an unverified account, a 6-digit code by email, and never a hint of who exists."""
+"""Sign-up: a pending sign-up, a 6-digit code by email, and never a hint of who exists."""
 
 import re
 
@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from web_helpers import STRONG_PASSWORD, last_code, without_csrf
 
 from portal.extensions import db
-from portal.models import User
+from portal.models import PendingSignUp, User
 
 LONG = "x" * 10_000
 
@@ -21,10 +21,12 @@ def test_sign_up_emails_a_code_and_leads_to_verify(browser, outbox):
 
     assert response.status_code == 303
     assert response.headers["Location"] == "/verify"
-    user = db.session.scalar(select(User).where(User.email == "bob@example.com"))
-    assert user.username == "bob"
-    assert not user.is_verified
-    assert user.password_hash.startswith("$argon2id$")
+    assert count_users() == 0  # not an account until the code confirms it
+    pending = db.session.scalar(
+        select(PendingSignUp).where(PendingSignUp.email == "bob@example.com")
+    )
+    assert pending.username == "bob"
+    assert pending.password_hash.startswith("$argon2id$")
     [message] = outbox
     assert message["kind"] == "verify_email"
     assert message["to"] == ["bob@example.com"]

@@ -37,8 +37,11 @@ def find(user: User | None, token) -> Device | None:
 
 
 def remember(user: User, kind: str, client: Client, token=None) -> tuple[Device, str, bool]:
-    """After a completed sign-in: (device, its token, whether it is new to this account).
-    A browser's token is kept for every account it signs in to. Caller commits."""
+    """After a completed sign-in: (device, its token, whether to announce it: new to an
+    account that already has known devices). The first device of an account (a new account,
+    or one from before devices were remembered) becomes known quietly, so that turning this
+    on does not mail every owner. A browser's token is kept for every account it signs in
+    to. Caller commits."""
     if not _plausible(token):
         token = tokens.new_token()
     device = find(user, token)
@@ -47,6 +50,7 @@ def remember(user: User, kind: str, client: Client, token=None) -> tuple[Device,
         device.last_used_at = now
         device.device_label = client.device
         return device, token, False
+    has_others = db.session.scalar(select(Device.id).where(Device.user_id == user.id).limit(1))
     device = Device(
         user_id=user.id,
         token_hash=_hash(token),
@@ -57,7 +61,7 @@ def remember(user: User, kind: str, client: Client, token=None) -> tuple[Device,
     )
     db.session.add(device)
     db.session.flush()
-    return device, token, True
+    return device, token, has_others is not None
 
 
 def void_all(user: User) -> int:

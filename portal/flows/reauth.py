@@ -57,4 +57,5 @@ def confirm_identity(
             "Sign in again.",
         )
     db.session.commit()
-    raise invalid({field: ["That is not your password."]})
+    wrong = "That is not your current password." if field == "current_password" else None
+    raise invalid({field: [wrong or "That is not your password."]})

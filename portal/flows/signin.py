@@ -68,11 +68,11 @@ def complete_sign_in(user: User, kind: str, client: Client, device_token=None, *
     """Every factor is checked: a new session on this device, announced when the device is
     new to the account. Commits."""
     session = start_session(user, kind, client)
-    device, token, is_new = devices.remember(user, kind, client, device_token)
+    device, token, announce = devices.remember(user, kind, client, device_token)
     session.device_id = device.id
     session.device_token = token
     events.record("signed_in", user, client=client, session=session, **data)
-    notice = notices.prepare_new_sign_in(user, session, client) if is_new else None
+    notice = notices.prepare_new_sign_in(user, session, client) if announce else None
     db.session.commit()
     if notice is not None:
         notices.send_new_sign_in(user, session, client, notice)

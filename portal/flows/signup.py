@@ -136,7 +136,7 @@ def send_code(pending_id, client: Client) -> None:
     code = tokens.new_code()
     pending.code_hash = tokens.keyed_hash(f"{VERIFY}:{pending.id}", code)
     db.session.commit()
-    try_send(
+    sent = try_send(
         pending.email,
         VERIFY,
         client=client,
@@ -146,6 +146,9 @@ def send_code(pending_id, client: Client) -> None:
         ip_address=pending.ip_address,
         minutes=int(CODE_LIFETIME.total_seconds() // 60),
     )
+    if not sent:  # the mail service failed (or the cap held it): "send a new code" works now
+        pending.code_sent_at = None
+        db.session.commit()
 
 
 def pending_by_id(pending_id) -> PendingSignUp | None:
