@@ -6,6 +6,8 @@ PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "violet tractor sings at dawn"
 PREFIX = "/api/v1"
 MOBILE_UA = "PortalApp/2.3 (iPhone; iOS 17.5)"
+# What /auth/login, /auth/verify and /auth/refresh answer with.
+TOKEN_FIELDS = {"access_token", "refresh_token", "token_type", "expires_in", "user", "device_token"}
 
 
 class Api:
@@ -38,8 +40,8 @@ class Api:
     def delete(self, path, json=None, **kwargs):
         return self.request("DELETE", path, json, **kwargs)
 
-    def login(self, email="alice@example.com", password=PASSWORD) -> dict:
-        response = self.post("/auth/login", {"email": email, "password": password})
+    def login(self, email="alice@example.com", password=PASSWORD, **kwargs) -> dict:
+        response = self.post("/auth/login", {"email": email, "password": password}, **kwargs)
         assert response.status_code == 200, response.get_data(as_text=True)
         return response.get_json()
 
@@ -56,9 +58,34 @@ def assert_problem(response, status: int, code: str | None = None) -> dict:
     return body
 
 
-def last_code(outbox, kind: str = "verify_email") -> str:
-    message = [m for m in outbox if m["kind"] == kind][-1]
-    return re.search(r"\b(\d{6})\b", message["text"]).group(1)
+def last_code(outbox, kind: str = "verify_email", *, username: str | None = None) -> str:
+    """The code in the newest email of `kind` (for a sign-up: the one naming `username`)."""
+    messages = [m for m in outbox if m["kind"] == kind]
+    if username is not None:
+        messages = [m for m in messages if f'"{username}"' in m["text"]]
+    return re.search(r"\b(\d{6})\b", messages[-1]["text"]).group(1)
+
+
+def register(api, email, username, password=PASSWORD, **kwargs):
+    """POST /auth/register: a pending sign-up (not an account until its code confirms it)."""
+    body = {"email": email, "username": username, "password": password}
+    return api.post("/auth/register", body, **kwargs)
+
+
+def verify(api, email, code, password=None, **kwargs):
+    """POST /auth/verify, with the sign-up's password when given."""
+    body = {"email": email, "code": code}
+    if password is not None:
+        body["password"] = password
+    return api.post("/auth/verify", body, **kwargs)
+
+
+def sign_up(api, outbox, email, username, password=PASSWORD) -> dict:
+    """Register and confirm with the emailed code: the tokens of the new account."""
+    assert register(api, email, username, password).status_code == 202
+    response = verify(api, email, last_code(outbox, username=username), password)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
 
 
 def bearer(token: str) -> dict:

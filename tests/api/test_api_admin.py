@@ -17,6 +17,7 @@ def root(make_user):
 def test_admin_deletes_a_user(api, root, user, outbox):
     admin_tokens = api.login("root@example.com")
     alice = api.login()
+    outbox.clear()  # the two "new sign-in" notices
     user_id = user.id
     response = api.delete(f"/users/{user_id}", token=admin_tokens["access_token"])
     assert response.status_code == 204

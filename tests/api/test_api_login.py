@@ -1,7 +1,7 @@
 """POST /auth/login, /auth/logout, /auth/logout/all."""
 
 import pytest
-from api_helpers import PASSWORD, assert_problem
+from api_helpers import PASSWORD, TOKEN_FIELDS, assert_problem
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -13,7 +13,8 @@ def test_login_by_email_or_username(api, user, login):
     response = api.post("/auth/login", {"email": login, "password": PASSWORD})
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in", "user"}
+    assert set(body) == TOKEN_FIELDS
+    assert body["device_token"]  # this app is a known device of the account from now on
     assert body["user"]["id"] == str(user.id)
     assert body["user"]["email"] == "alice@example.com"
 

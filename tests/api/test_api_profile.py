@@ -79,7 +79,11 @@ def test_empty_patch_changes_nothing(api, tokens, body):
 
 
 def test_change_email_is_pending_until_confirmed(api, tokens, outbox):
-    response = api.patch("/users/me", {"email": "New@Example.com"}, token=tokens["access_token"])
+    response = api.patch(
+        "/users/me",
+        {"email": "New@Example.com", "password": PASSWORD},
+        token=tokens["access_token"],
+    )
     assert response.status_code == 200
     body = response.get_json()
     assert body["email"] == "alice@example.com"
@@ -104,9 +108,16 @@ def test_change_email_is_pending_until_confirmed(api, tokens, outbox):
 
 def test_change_email_to_a_taken_address_tells_the_owner_only(api, make_user, tokens, outbox):
     make_user(email="bob@example.com", username="bob")
-    response = api.patch("/users/me", {"email": "bob@example.com"}, token=tokens["access_token"])
+    outbox.clear()  # alice's "new sign-in" notice
+    response = api.patch(
+        "/users/me",
+        {"email": "bob@example.com", "password": PASSWORD},
+        token=tokens["access_token"],
+    )
     assert response.status_code == 200
+    assert response.get_json()["pending_email"] == "bob@example.com"  # as for a free address
     assert [m["kind"] for m in outbox] == ["account_exists"]
+    assert outbox[0]["to"] == ["bob@example.com"]
 
 
 def test_confirm_without_a_pending_change(api, tokens):

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import jwt
 import pytest
-from api_helpers import assert_problem
+from api_helpers import TOKEN_FIELDS, assert_problem
 from sqlalchemy import select
 
 from portal import clock
@@ -31,9 +31,14 @@ def test_token_claims(app, user, tokens):
     access, refresh_claims = claims(tokens["access_token"]), claims(tokens["refresh_token"])
     for token in (tokens["access_token"], tokens["refresh_token"]):
         assert jwt.get_unverified_header(token)["alg"] == "HS256"
-    # flask-jwt-extended always adds `fresh`; nothing else beyond the contract
-    assert set(access) == {"sub", "sid", "jti", "iat", "exp", "type", "email", "fresh"}
-    assert set(refresh_claims) == {"sub", "sid", "jti", "iat", "exp", "type", "fresh"}
+    # flask-jwt-extended always adds `fresh`; nothing else beyond the contract (iss and aud
+    # since DESIGN.md section 7)
+    base = {"sub", "sid", "jti", "iat", "exp", "type", "fresh", "iss", "aud"}
+    assert set(access) == base | {"email"}
+    assert set(refresh_claims) == base
+    for token_claims in (access, refresh_claims):
+        assert token_claims["iss"] == app.config["PORTAL_BASE_URL"]
+        assert token_claims["aud"] == "portal-api"
     assert access["sub"] == refresh_claims["sub"] == str(user.id)
     assert access["sid"] == refresh_claims["sid"]
     assert access["type"] == "access" and refresh_claims["type"] == "refresh"
@@ -55,7 +60,8 @@ def test_refresh_rotates(api, tokens):
     response = refresh(api, tokens["refresh_token"])
     assert response.status_code == 200
     new = response.get_json()
-    assert set(new) == {"access_token", "refresh_token", "token_type", "expires_in", "user"}
+    assert set(new) == TOKEN_FIELDS
+    assert new["device_token"] is None  # only a sign-in hands one out
     old_jti, new_jti = claims(tokens["refresh_token"])["jti"], claims(new["refresh_token"])["jti"]
     assert old_jti != new_jti
     session = session_of(new["refresh_token"])
