@@ -8,7 +8,15 @@ from datetime import timedelta
 
 # Values that must never be used as a production SECRET_KEY.
 WEAK_SECRETS = {"dev", "secret", "changeme", "change-me", "development", "password", "portal"}
+# .env.example's sample, and words that only a placeholder someone forgot to replace contains.
+SAMPLE_SECRET = "change-me-to-48-random-characters"  # noqa: S105 - known, to refuse it
+PLACEHOLDER_WORDS = ("change-me", "changeme", "change_me", "example", "placeholder")
 MIN_SECRET_LENGTH = 32
+# Storages every worker shares; memory:// counts per process (RATELIMIT_STORAGE_URI).
+PER_PROCESS_STORAGE = ("memory",)
+# Redis that stops answering must not hold requests: give up quickly, then count in memory.
+REDIS_SCHEMES = ("redis", "rediss", "redis+unix")
+REDIS_TIMEOUTS = {"socket_connect_timeout": 1, "socket_timeout": 1}
 
 
 class ConfigError(RuntimeError):
@@ -52,9 +60,13 @@ def _defaults(instance_path: str) -> dict:
         # Per client IP, on the anonymous API endpoints that guess or send things.
         "API_AUTH_RATE_LIMIT": "10 per minute",
         "API_REFRESH_RATE_LIMIT": "30 per minute",
-        # Failed sign-ins for one login (any IP) before it has to wait (portal/throttle.py).
-        "SIGN_IN_ACCOUNT_RATE_LIMIT": "10 per 15 minutes",
         "RATELIMIT_ENABLED": True,
+        # A rate-limit storage lost at run time: count per process (warning logged) rather
+        # than answer 500; an error that still escapes is logged and the request goes on.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        # API tokens: `iss` is PORTAL_BASE_URL, `aud` this (portal/api/tokens.py checks both).
+        "API_TOKEN_AUDIENCE": "portal-api",
         "MAX_CONTENT_LENGTH": 64 * 1024,
     }
 
@@ -75,7 +87,19 @@ ENV_NAMES = (
 
 
 def is_weak_secret(value: str | None) -> bool:
-    return not value or len(value) < MIN_SECRET_LENGTH or value.lower() in WEAK_SECRETS
+    if not value or len(value) < MIN_SECRET_LENGTH:
+        return True
+    lowered = value.lower()
+    return (
+        lowered in WEAK_SECRETS
+        or value == SAMPLE_SECRET
+        or any(word in lowered for word in PLACEHOLDER_WORDS)
+        or len(set(value)) < 10  # "xxxx…", "abab…": long but nothing random in it
+    )
+
+
+def _scheme(uri: str) -> str:
+    return uri.partition("://")[0].lower()
 
 
 def load_config(instance_path: str, overrides: dict | None = None) -> dict:
@@ -109,7 +133,26 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     if not config["DATABASE_URL"]:
         config["DATABASE_URL"] = "sqlite:///" + os.path.join(instance_path, "portal.sqlite3")
     config["SQLALCHEMY_DATABASE_URI"] = config["DATABASE_URL"]
-    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        "pool_pre_ping": True,
+        **config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
+        # Error messages and logs show the SQL but never the values (emails, hashes, tokens).
+        "hide_parameters": True,
+    }
+
+    storage = config["RATELIMIT_STORAGE_URI"] or "memory://"
+    config["RATELIMIT_STORAGE_URI"] = storage
+    if production and config["RATELIMIT_ENABLED"] and _scheme(storage) in PER_PROCESS_STORAGE:
+        raise ConfigError(
+            f"PORTAL_ENV=production needs RATELIMIT_STORAGE_URI set to a store every worker "
+            f"shares, such as redis://host:6379/0: with {storage} each worker counts on its "
+            "own, so every limit is multiplied by the number of workers"
+        )
+    if _scheme(storage) in REDIS_SCHEMES:
+        config["RATELIMIT_STORAGE_OPTIONS"] = {
+            **REDIS_TIMEOUTS,
+            **config.get("RATELIMIT_STORAGE_OPTIONS", {}),
+        }
 
     if not config["MAIL_BACKEND"]:
         config["MAIL_BACKEND"] = "resend" if production else "console"

@@ -1,13 +1,18 @@
 """Configuration from the environment (DESIGN.md section 2)."""
 
+import logging
+import os
 import secrets
 
 import pytest
+from sqlalchemy import text
 
-from portal import create_app
+from portal import ROOT, create_app
 from portal.config import ENV_NAMES, ConfigError, load_config
+from portal.extensions import db
 
 STRONG_SECRET = secrets.token_urlsafe(48)
+REDIS = "redis://redis:6379/0"
 
 
 @pytest.fixture(autouse=True)
@@ -84,7 +89,12 @@ def test_production_refuses_to_start_from_the_environment(clean_environment):
 def test_production_sets_secure_cookies_and_resend(tmp_path):
     config = load_config(
         str(tmp_path),
-        {"PORTAL_ENV": "production", "SECRET_KEY": STRONG_SECRET, "RESEND_API_KEY": "re_x"},
+        {
+            "PORTAL_ENV": "production",
+            "SECRET_KEY": STRONG_SECRET,
+            "RESEND_API_KEY": "re_x",
+            "RATELIMIT_STORAGE_URI": REDIS,
+        },
     )
 
     assert config["SESSION_COOKIE_SECURE"] is True
@@ -97,7 +107,14 @@ def test_production_sets_secure_cookies_and_resend(tmp_path):
 
 def test_production_with_resend_needs_an_api_key(tmp_path):
     with pytest.raises(ConfigError, match="RESEND_API_KEY"):
-        load_config(str(tmp_path), {"PORTAL_ENV": "production", "SECRET_KEY": STRONG_SECRET})
+        load_config(
+            str(tmp_path),
+            {
+                "PORTAL_ENV": "production",
+                "SECRET_KEY": STRONG_SECRET,
+                "RATELIMIT_STORAGE_URI": REDIS,
+            },
+        )
 
 
 @pytest.mark.parametrize(
@@ -119,3 +136,110 @@ def test_jwt_key_is_derived_from_the_secret_key(tmp_path):
     two = load_config(str(tmp_path), {"SECRET_KEY": STRONG_SECRET})
 
     assert one["JWT_SECRET_KEY"] == two["JWT_SECRET_KEY"] != STRONG_SECRET
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "change-me-to-48-random-characters",  # .env.example's sample
+        "Change-Me-" + secrets.token_urlsafe(32),
+        "changeme" + secrets.token_urlsafe(32),
+        "our-example-secret-" + secrets.token_urlsafe(24),
+        "PLACEHOLDER-" + secrets.token_urlsafe(32),
+        "x" * 48,
+        "abab" * 12,
+    ],
+)
+def test_production_refuses_placeholder_secret_keys(tmp_path, secret):
+    overrides = {
+        "PORTAL_ENV": "production",
+        "MAIL_BACKEND": "console",
+        "RATELIMIT_STORAGE_URI": REDIS,
+        "SECRET_KEY": secret,
+    }
+
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        load_config(str(tmp_path), overrides)
+
+
+def _env_example() -> dict:
+    with open(os.path.join(ROOT, ".env.example"), encoding="utf-8") as fh:
+        lines = [line.strip() for line in fh if line.strip() and not line.startswith("#")]
+    return dict(line.split("=", 1) for line in lines)
+
+
+def test_the_env_example_is_refused_until_its_secret_key_is_replaced(clean_environment):
+    for name, value in {**_env_example(), "RESEND_API_KEY": "re_x"}.items():
+        clean_environment.setenv(name, value)
+
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app()
+
+    clean_environment.setenv("SECRET_KEY", STRONG_SECRET)
+    assert create_app().config["RATELIMIT_STORAGE_URI"].startswith("redis://")
+
+
+def test_the_env_example_tells_how_to_make_a_secret_key():
+    with open(os.path.join(ROOT, ".env.example"), encoding="utf-8") as fh:
+        assert "secrets.token_urlsafe(48)" in fh.read()
+
+
+@pytest.mark.parametrize("storage", [None, "memory://", "MEMORY://"])
+def test_production_refuses_per_process_rate_limit_storage(clean_environment, storage):
+    clean_environment.setenv("PORTAL_ENV", "production")
+    clean_environment.setenv("MAIL_BACKEND", "console")
+    clean_environment.setenv("SECRET_KEY", STRONG_SECRET)
+    if storage:
+        clean_environment.setenv("RATELIMIT_STORAGE_URI", storage)
+
+    with pytest.raises(ConfigError, match="RATELIMIT_STORAGE_URI") as refused:
+        create_app()
+    assert "memory://" in str(refused.value).lower()
+
+
+def test_development_may_count_in_memory(tmp_path):
+    assert load_config(str(tmp_path))["RATELIMIT_STORAGE_URI"] == "memory://"
+
+
+def test_redis_storage_gives_up_quickly_and_falls_back_to_memory(tmp_path):
+    config = load_config(
+        str(tmp_path),
+        {
+            "PORTAL_ENV": "production",
+            "MAIL_BACKEND": "console",
+            "SECRET_KEY": STRONG_SECRET,
+            "RATELIMIT_STORAGE_URI": REDIS,
+        },
+    )
+
+    assert config["RATELIMIT_STORAGE_OPTIONS"] == {
+        "socket_connect_timeout": 1,
+        "socket_timeout": 1,
+    }
+    assert config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] is True
+    assert config["RATELIMIT_SWALLOW_ERRORS"] is True
+
+
+def test_sql_parameters_are_hidden_and_connections_checked(tmp_path):
+    options = load_config(
+        str(tmp_path), {"SQLALCHEMY_ENGINE_OPTIONS": {"hide_parameters": False, "echo": False}}
+    )["SQLALCHEMY_ENGINE_OPTIONS"]
+
+    assert options == {"pool_pre_ping": True, "hide_parameters": True, "echo": False}
+
+
+def test_sql_parameters_never_reach_the_error_log(app, client, caplog):
+    @app.get("/test-sql-error")
+    def sql_error():
+        db.session.execute(
+            text("SELECT CAST(:email AS text), 1 / 0"), {"email": "secret.person@example.com"}
+        )
+
+    caplog.set_level(logging.INFO)
+    response = client.get("/test-sql-error")
+
+    assert response.status_code == 500
+    assert "division by zero" in caplog.text  # the error and its SQL are logged...
+    assert "SELECT CAST(%(email)s AS text)" in caplog.text
+    assert "parameters hidden" in caplog.text
+    assert "secret.person" not in caplog.text  # ...its values are not

@@ -1,12 +1,33 @@
-"""Rate limits on the anonymous endpoints: 429 `rate_limited` with Retry-After."""
+"""Rate limits on the anonymous endpoints: 429 `rate_limited` with Retry-After, counted in
+memory (development) and in Redis (production)."""
 
 import pytest
 from api_helpers import assert_problem
+from redis_helpers import redis_server
+
+
+@pytest.fixture(scope="module")
+def own_redis():
+    with redis_server() as server:
+        yield server
+
+
+@pytest.fixture(params=["memory", "redis"])
+def storage(request):
+    if request.param == "memory":
+        return "memory://"
+    server = request.getfixturevalue("own_redis")
+    server.flush()  # our own server: every test starts from zero
+    return server.url
 
 
 @pytest.fixture
-def app_config():
-    return {"RATELIMIT_ENABLED": True, "API_AUTH_RATE_LIMIT": "3 per minute"}
+def app_config(storage):
+    return {
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_STORAGE_URI": storage,
+        "API_AUTH_RATE_LIMIT": "3 per minute",
+    }
 
 
 @pytest.mark.parametrize(
