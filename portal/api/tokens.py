@@ -1,7 +1,9 @@
 """JWT setup: every authenticated request loads its session and user in one statement, and
 every flask-jwt-extended failure becomes a 401 problem+json (some default to 422)."""
 
+from flask import current_app
 from flask_jwt_extended import get_current_user
+from jwt import InvalidAudienceError, InvalidIssuerError
 
 from portal.client import Client
 from portal.extensions import jwt
@@ -22,6 +24,26 @@ def current_user() -> User:
 
 def current_session() -> UserSession:
     return get_current_user().session
+
+
+@jwt.decode_key_loader
+def _key_for_our_tokens(_header: dict, claims: dict) -> str:
+    """The signing key, for tokens this portal issued for its API (every decode passes here:
+    bearer tokens and the refresh view's decode_token alike).
+
+    `iss` must be PORTAL_BASE_URL and `aud` portal-api when present. Tokens signed before
+    they carried them have neither and are accepted until they expire (7 days at most), so
+    nobody is signed out by the change. PyJWT's own checks cannot express that: it refuses a
+    token without `aud` once an audience is configured, so JWT_DECODE_AUDIENCE stays unset.
+    The claims are not verified yet here; the signature is checked right after, and a
+    refusal answers 401 invalid_token either way.
+    """
+    config = current_app.config
+    if "iss" in claims and claims["iss"] != config["PORTAL_BASE_URL"]:
+        raise InvalidIssuerError("Invalid issuer")
+    if "aud" in claims and claims["aud"] != config["API_TOKEN_AUDIENCE"]:
+        raise InvalidAudienceError("Invalid audience")
+    return config["JWT_SECRET_KEY"]
 
 
 @jwt.user_lookup_loader
