@@ -27,9 +27,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     if hops := app.config["PROXY_FIX_HOPS"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
-    from portal import logs
+    from portal import guards, logs
 
     logs.init_app(app)
+    guards.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"), render_as_batch=True)
     csrf.init_app(app)

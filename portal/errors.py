@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -43,19 +43,17 @@ def _retry_after(error) -> dict:
     return {"Retry-After": str(int(value))}
 
 
+def error_page(status: int, message: str):
+    """The error page people see, with `message` under its heading."""
+    return render_template("error.html", status=status, message=message), status
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error):
         if wants_problem_json():
             return problem(400, "csrf_failed", "The CSRF token is missing or invalid.")
-        return (
-            render_template(
-                "error.html",
-                status=400,
-                message="This form has expired. Go back, reload the page and try again.",
-            ),
-            400,
-        )
+        return error_page(400, "This form has expired. Go back, reload the page and try again.")
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
@@ -68,9 +66,7 @@ def init_app(app: Flask) -> None:
                 response.headers["Allow"] = ", ".join(error.valid_methods)
             return response
         message = MESSAGES.get(status) or error.description
-        response = app.make_response(
-            (render_template("error.html", status=status, message=message), status)
-        )
+        response = app.make_response(error_page(status, message))
         response.headers.update(headers)
         if status == 405 and getattr(error, "valid_methods", None):
             response.headers["Allow"] = ", ".join(error.valid_methods)
@@ -82,12 +78,12 @@ def init_app(app: Flask) -> None:
         db.session.rollback()
         if wants_problem_json():
             return problem(500, "internal_error", "Something went wrong on our side.")
-        return render_template(
-            "error.html", status=500, message="Something went wrong on our side."
-        ), 500
+        return error_page(500, "Something went wrong on our side.")
 
     @app.after_request
     def security_headers(response):
+        if g.get("retry_after") and response.status_code == 429:  # a spent guessing budget
+            response.headers.setdefault("Retry-After", str(g.retry_after))
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         # No-referrer keeps reset-link tokens out of other sites' logs.
