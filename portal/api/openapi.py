@@ -18,7 +18,8 @@ PROBLEM_TEXT = {
     413: "The body is larger than the server accepts.",
     415: "The body is not `application/json`.",
     422: "The body does not validate (`validation_error`, with `errors` per field).",
-    429: "Too many requests from this address (`rate_limited`); see `Retry-After`.",
+    429: "Too many requests from this address, or too many wrong passwords or codes for "
+    "this account (`rate_limited`); see `Retry-After`.",
 }
 
 
@@ -148,10 +149,18 @@ def openapi_document(prefix: str, version: str) -> dict:
 DESCRIPTION = """\
 The Portal account lifecycle for mobile and other clients.
 
-**Sign up**: `POST /auth/register` emails a 6-digit code (valid 15 minutes, 5 tries);
-`POST /auth/verify` spends it and answers with tokens. `POST /auth/verify/resend` sends a fresh
-code (at most one a minute). `POST /auth/login` takes an email *or* username; an unverified
-account gets 403 `email_not_verified` and a fresh code by email.
+**Sign up**: `POST /auth/register` starts a pending sign-up and emails its own 6-digit code
+(valid 15 minutes, 5 tries); `POST /auth/verify` spends it, creates the account and answers
+with tokens. When several sign-ups wait for one address, send the `password` chosen at sign-up
+with the code. `POST /auth/verify/resend` sends a fresh code (at most one a minute).
+`POST /auth/login` takes an email *or* username; the right password of a sign-up not confirmed
+yet gets 403 `email_not_verified` and a fresh code by email.
+
+**Guessing**: wrong passwords and codes spend one budget per account: 10 per 15 minutes, then
+429 `rate_limited` with `Retry-After`. Keep the `device_token` a sign-in answers with and send
+it back with the next `POST /auth/login`: that device keeps its own budget. Changing the email
+needs `password`, changing the password `current_password`, deleting the account `password`;
+5 wrong in a row end the session (401 `session_ended`).
 
 **Tokens**: send `Authorization: Bearer <access_token>`. The access token lives 30 minutes
 (`expires_in`), the refresh token 7 days. `POST /auth/refresh` rotates: it answers with a new

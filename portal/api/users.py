@@ -65,11 +65,13 @@ def update_me(data: ProfileUpdateRequest):
     body=CodeRequest,
     response=UserOut,
     auth=True,
+    errors=(429,),
 )
 def confirm_email(data: CodeRequest):
     """Confirm the new email with the code sent to it; answers with the changed account.
 
-    Wrong code: 400 `invalid_code` (`code_expired`, `code_used_up` as for sign-up).
+    Wrong code: 400 `invalid_code` (`code_expired`, `code_used_up` as for sign-up). Wrong
+    codes spend the account's guessing budget: 429 `rate_limited` once it is spent.
     """
     user = profile.confirm_email_change(current_user(), data.code, Client.from_request())
     return user_response(user)
@@ -85,7 +87,11 @@ def confirm_email(data: CodeRequest):
     auth=True,
 )
 def change_password(data: ChangePasswordRequest):
-    """Change the password (the current one is required); every other session ends."""
+    """Change the password (the current one is required); every other session ends.
+
+    A wrong `current_password` is 422 on that field; 5 wrong in a row end this session
+    (401 `session_ended`).
+    """
     profile.change_password(
         current_user(),
         data.current_password,
@@ -98,7 +104,11 @@ def change_password(data: ChangePasswordRequest):
 
 @operation(bp, "DELETE", "/users/me", tag="users", status=204, body=PasswordRequest, auth=True)
 def delete_me(data: PasswordRequest):
-    """Delete the account for good (the password is required); every session ends."""
+    """Delete the account for good (the password is required); every session ends.
+
+    A wrong `password` is 422 on that field; 5 wrong in a row end this session (401
+    `session_ended`).
+    """
     profile.delete_account(current_user(), data.password, current_session(), Client.from_request())
     return no_content()
 
