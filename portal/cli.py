@@ -86,6 +86,15 @@ def demote(email: str) -> None:
     click.echo(f"{user.email} is no longer an admin.")
 
 
+@users_cli.command("unlock")
+@click.argument("email")
+def unlock(email: str) -> None:
+    """Clear the sign-in lock of an account (too many wrong passwords or codes); recorded."""
+    user = _existing(email)
+    admin_flows.unlock_user(None, user)
+    click.echo(f"{user.email} can try to sign in again at once.")
+
+
 def _existing(email: str) -> User:
     user = find_by_email(_email_or_fail(email))
     if user is None:

@@ -8,7 +8,7 @@ from flask_login import current_user, logout_user
 
 from portal.admin import bp
 from portal.client import Client
-from portal.flows import FlowError, activity
+from portal.flows import FlowError, activity, budget
 from portal.flows import admin as flows
 from portal.flows.sessions import active_sessions
 from portal.htmx import is_htmx, render_page_or_partial
@@ -51,6 +51,7 @@ def _user_page(user, status: int = 200, **context):
             user=user,
             sessions=active_sessions(user),
             events=flows.recent_events(user),
+            locked_until=budget.locked_until(user),
             describe=activity.describe,
             label=activity.label,
             **context,
@@ -75,6 +76,7 @@ def _sessions_answer(user, *, status=200, notice=None, error=None, form_target=N
             user=user,
             sessions=active_sessions(user),
             events=flows.recent_events(user),
+            locked_until=budget.locked_until(user),
             describe=activity.describe,
             label=activity.label,
             notice=notice,
@@ -158,6 +160,17 @@ def enable(user_id: str):
         user,
         lambda: flows.enable_user(current_user, user.id, Client.from_request()),
         f"{user.email} can sign in again.",
+    )
+
+
+@bp.post("/users/<user_id>/unlock")
+def unlock(user_id: str):
+    """Clear the sign-in lock after too many wrong tries (the owner asked support)."""
+    user = _user_or_404(user_id)
+    return _act(
+        user,
+        lambda: flows.unlock_user(current_user, user, Client.from_request()),
+        f"{user.email} can try to sign in again at once.",
     )
 
 

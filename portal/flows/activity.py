@@ -35,6 +35,11 @@ KINDS = {
     "admin_created": "Admin created",
     "admin_promoted": "Made an admin",
     "admin_demoted": "No longer an admin",
+    "guessing_locked": "Sign-in locked: too many wrong tries",
+    "account_unlocked": "Sign-in unlocked",
+    "reauth_failed": "Wrong password to confirm a change",
+    "session_ended_reauth": "Session ended: wrong passwords",
+    "not_me_reported": "“This wasn't me” reported",
 }
 
 
@@ -144,7 +149,26 @@ def describe(event: SecurityEvent, *, for_owner: bool = True) -> str:
         via = " with the emailed code" if data.get("method") == "email code" else ""
         return f"Signed in{via}{_from(event)}"
     if kind == "sign_in_failed":
+        if event.user_id is None and data.get("login"):  # admins only: no account to show it
+            return f"Wrong password for {data['login']}, which has no account{_from(event)}"
         return f"Wrong password entered{_from(event)}"
+    if kind == "guessing_locked":
+        return (
+            f"Too many wrong passwords or codes: new tries must wait "
+            f"{data.get('minutes', 15)} minutes (devices signed in before are not held back)"
+        )
+    if kind == "account_unlocked":
+        actor = who if by_admin else "An operator"
+        return f"{actor} cleared the sign-in lock"
+    if kind == "reauth_failed":
+        return f"Wrong password given to confirm a change{_from(event)}"
+    if kind == "session_ended_reauth":
+        return f"Session ended after 5 wrong passwords in a row{_from(event)}"
+    if kind == "not_me_reported":
+        return (
+            f"Reported “this wasn't me”{_from(event)}: every session was signed out and a "
+            "reset link was emailed"
+        )
     if kind == "signed_out":
         return f"Signed out{' on ' + _where(event) if _where(event) else ''}"
     if kind == "signed_out_everywhere":

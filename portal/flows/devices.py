@@ -8,6 +8,7 @@ one is announced to the owner. A password reset or "this wasn't me" voids them a
 
 import hashlib
 import hmac
+import secrets
 
 from flask import current_app
 from sqlalchemy import delete, select
@@ -65,7 +66,18 @@ def remember(user: User, kind: str, client: Client, token=None) -> tuple[Device,
 
 
 def void_all(user: User) -> int:
-    """Forget every device of the account (password reset, "this wasn't me"). Caller commits."""
-    return db.session.execute(
+    """Forget every device of the account (password reset, "this wasn't me"). A tombstone row
+    that no token matches stays, so the next sign-in, from wherever, is announced (only an
+    account's very first device is known quietly). Caller commits."""
+    count = db.session.execute(
         delete(Device).where(Device.user_id == user.id).execution_options(synchronize_session=False)
     ).rowcount
+    db.session.add(
+        Device(
+            user_id=user.id,
+            token_hash=secrets.token_hex(32),  # the hash of no token
+            kind="void",
+            device_label="Devices forgotten",
+        )
+    )
+    return count

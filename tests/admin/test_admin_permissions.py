@@ -19,6 +19,7 @@ ACTIONS = [
     ("post", "/admin/users/{id}/sessions/end-all"),
     ("post", "/admin/users/{id}/disable"),
     ("post", "/admin/users/{id}/enable"),
+    ("post", "/admin/users/{id}/unlock"),
     ("post", "/admin/users/{id}/promote"),
     ("post", "/admin/users/{id}/demote"),
     ("post", "/admin/users/{id}/delete"),
