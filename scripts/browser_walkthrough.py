@@ -101,6 +101,18 @@ with sync_playwright() as p:
     page.click("#username-section button")
     page.wait_for_selector("#username-section .error")
     page.screenshot(path="screenshots/09-profile-error.png", full_page=True)
+    # the second device was announced: the "this wasn't me" page asks before doing anything
+    time.sleep(0.5)
+    not_me = re.search(r"(http\S+/not-me/\S+)", last_mail("new_sign_in")["text"]).group(1)
+    p3 = ctx2.new_page()
+    p3.goto(not_me.replace("http://127.0.0.1:5000", BASE))
+    p3.screenshot(path="screenshots/09b-not-me.png", full_page=True)
+    # email change needs the password
+    page.goto(BASE + "/profile")
+    page.fill("#email", f"walker{stamp}@example.org")
+    page.click("#email-section button")
+    page.wait_for_selector("#email-section .error")
+    page.screenshot(path="screenshots/09c-email-needs-password.png", full_page=True)
     # sign out and forgot password
     page.click("text=Sign out")
     page.wait_for_url("**/signin")
