@@ -12,6 +12,7 @@
   (curl, scripts) relies on the CSRF token alone. The API is token-authenticated and exempt.
 """
 
+import logging
 import re
 from urllib.parse import urlsplit
 
@@ -19,6 +20,8 @@ from flask import Flask, current_app, request
 
 from portal.errors import error_page
 from portal.problems import problem
+
+log = logging.getLogger(__name__)
 
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -98,6 +101,14 @@ def is_cross_site() -> bool:
 def refuse_cross_site():
     if request.method not in UNSAFE_METHODS or _is_api() or not is_cross_site():
         return None
+    log.warning(
+        "cross_site_request_refused",
+        extra={
+            "path": request.path,
+            "fetch_site": request.headers.get("Sec-Fetch-Site", "")[:40],
+            "origin": request.headers.get("Origin", "")[:200],
+        },
+    )
     return error_page(
         403,
         "This request came from another site, so it was refused. Open the portal itself "

@@ -125,12 +125,13 @@ def test_nul_in_an_admin_reason_is_a_bad_request(admin, new_browser, user, end):
         {"Origin": "null"},  # sandboxed frames, data: URLs
     ],
 )
-def test_a_cross_site_post_is_refused_even_with_a_valid_csrf_token(auth, headers):
+def test_a_cross_site_post_is_refused_even_with_a_valid_csrf_token(auth, headers, caplog):
     response = auth.post("/signout", form_page="/profile", headers=headers)
 
     assert response.status_code == 403
     assert "another site" in response.get_data(as_text=True)
     assert auth.get("/profile").status_code == 200  # still signed in
+    assert "cross_site_request_refused" in caplog.messages
 
 
 @pytest.mark.parametrize(
