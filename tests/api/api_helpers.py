@@ -88,5 +88,16 @@ def sign_up(api, outbox, email, username, password=PASSWORD) -> dict:
     return response.get_json()
 
 
+def reset_token(outbox) -> str:
+    """The token of the newest reset link emailed."""
+    message = [m for m in outbox if m["kind"] == "reset_password"][-1]
+    return re.search(r"/reset/([A-Za-z0-9_\-]+)", message["text"]).group(1)
+
+
+def from_ip(address: str) -> dict:
+    """Request keyword arguments for a caller at `address`."""
+    return {"environ_base": {"REMOTE_ADDR": address}}
+
+
 def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
