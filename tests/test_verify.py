@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, text
-from web_helpers import last_code, without_csrf
+from web_helpers import last_code
 
 from portal import clock
 from portal.extensions import db
