@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -237,4 +237,36 @@ class EmailSend(db.Model):
     __table_args__ = (
         Index("ix_email_sends_recipient_hash_created_at", "recipient_hash", "created_at"),
         Index("ix_email_sends_ip_address_created_at", "ip_address", "created_at"),
+    )
+
+
+class OutboxMessage(db.Model):
+    """An email (or a job that decides which email) queued in the transaction of the change
+    that causes it, delivered by `flask --app portal mail worker` (DESIGN.md section 6).
+    The rendered message is encrypted at rest and erased once delivered."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    # An email kind (verify_email, ...), "security_digest" for merged notices, or "job:<name>".
+    kind: Mapped[str] = mapped_column(String(40))
+    recipient: Mapped[str] = mapped_column(String(254), default="")
+    payload: Mapped[str | None] = mapped_column(Text)  # encrypted JSON; None once done
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # sent failed dropped
+    attempts: Mapped[int] = mapped_column(default=0)
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    # A message carrying a code or link that has expired by then is dropped, not sent late.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    # Security notices to one address within 10 minutes merge into one digest.
+    merge_key: Mapped[str | None] = mapped_column(String(64))
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_outbox_status_available_at", "status", "available_at"),
+        Index("ix_outbox_merge_key_created_at", "merge_key", "created_at"),
     )
