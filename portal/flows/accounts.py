@@ -81,3 +81,9 @@ def try_send(
     )
     db.session.commit()
     return True
+
+
+def notify(user: User, kind: str, *, client: Client | None = None, **context) -> None:
+    """A security notice to the account's owner: never capped, never dropped (notices to one
+    address within 10 minutes are merged into one). Call it before the flow's commit."""
+    try_send(user.email, kind, client=client, capped=False, user=user, **context)
