@@ -12,7 +12,7 @@ from portal.api.schemas import (
 from portal.api.spec import operation
 from portal.api.tokens import current_session, current_user
 from portal.client import Client
-from portal.flows import FlowError, admin, invalid, profile
+from portal.flows import FlowError, admin, invalid, profile, reauth
 from portal.flows.validation import normalize_email
 
 
@@ -44,16 +44,22 @@ def update_me(data: ProfileUpdateRequest):
     needs `password` (re-authentication); 5 wrong passwords in a row end the session.
     At most 5 codes an hour: 429 `rate_limited`.
     """
-    user, client = current_user(), Client.from_request()
+    user, session, client = current_user(), current_session(), Client.from_request()
     if data.email is not None:
         # Check the address before changing anything, so a bad one changes nothing.
         _, problem = normalize_email(data.email)
         if problem:
             raise invalid({"email": [problem]})
+    new_email = data.email is not None and data.email.strip().lower() != user.email
+    password = data.password
+    if new_email and data.username is not None:
+        # Likewise the password: a refused re-authentication leaves the username as it was.
+        reauth.confirm_identity(user, session, password, client)
+        password = None  # proven a moment ago on this session
     if data.username is not None:
         profile.change_username(user, data.username, client)
-    if data.email is not None and data.email.strip().lower() != user.email:
-        profile.request_email_change(user, data.email, data.password, current_session(), client)
+    if new_email:
+        profile.request_email_change(user, data.email, password, session, client)
     return user_response(user)
 
 

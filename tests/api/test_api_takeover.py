@@ -325,6 +325,21 @@ def test_a_stolen_access_token_alone_cannot_move_or_take_the_account(api, user, 
     assert login(api, "alice", PASSWORD, **OWNER).status_code == 200
 
 
+def test_a_refused_email_change_leaves_the_username_as_it_was(api, user, outbox):
+    token = api.login()["access_token"]
+    for extra in ({}, {"password": WRONG}):
+        body = {"username": "renamed", "email": "thief@example.com", **extra}
+        problem = assert_problem(api.patch("/users/me", body, token=token), 422)
+        assert set(problem["errors"]) == {"password"}
+    me = api.get("/users/me", token=token).get_json()
+    assert (me["username"], me["pending_email"]) == ("alice", None)
+    body = {"username": "renamed", "email": "new@example.com", "password": PASSWORD}
+    response = api.patch("/users/me", body, token=token)
+    assert response.status_code == 200
+    me = response.get_json()
+    assert (me["username"], me["pending_email"]) == ("renamed", "new@example.com")
+
+
 def _wrong_reauth(api, token, n):
     """The n-th wrong re-authentication, on each endpoint in turn."""
     return [
@@ -342,11 +357,14 @@ def _wrong_reauth(api, token, n):
 
 def test_five_wrong_reauthentications_end_the_session_not_the_owners_sign_in(api, user, outbox):
     for attempt in range(2):  # 10 wrong passwords in all would have spent a sign-in budget
-        token = api.login(**from_ip(f"203.0.113.{attempt + 1}"))["access_token"]
+        tokens = api.login(**from_ip(f"203.0.113.{attempt + 1}"))
+        token = tokens["access_token"]
         for n in range(4):
             assert_problem(_wrong_reauth(api, token, n), 422, "validation_error")
         assert_problem(_wrong_reauth(api, token, 4), 401, "session_ended")
         assert_problem(api.get("/users/me", token=token), 401, "session_ended")
+        refresh = api.post("/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+        assert_problem(refresh, 401, "session_ended")
         # a right password after the end changes nothing either
         body = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
         assert_problem(api.post("/users/me/password", body, token=token), 401, "session_ended")
@@ -544,3 +562,53 @@ def test_ten_sign_ups_with_a_taken_email_send_at_most_three_notes(api, user, out
         )
         assert response.status_code == 202
     assert [m["kind"] for m in outbox] == ["account_exists"] * 3
+
+
+# Found while writing these tests: still open (see the reasons).
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="portal/flows/signin.py sign_in: pending sign-ups are consulted only when no "
+    "account matches the login, so the password of one's own sign-up for a taken address "
+    "answers 401 where a free address answers 403 email_not_verified: sign up, then sign "
+    "in, and the answer tells whether the address has an account (DESIGN.md section 7).",
+)
+def test_signing_in_with_ones_own_pending_password_does_not_tell_taken_addresses(api, user, outbox):
+    answers = []
+    for email, name in (("alice@example.com", "mallory1"), ("free@example.com", "mallory2")):
+        assert register(api, email, name, STRANGER_PASSWORD, **STRANGER).status_code == 202
+        response = login(api, email, STRANGER_PASSWORD, **STRANGER)
+        answers.append((response.status_code, response.get_json()))
+    assert answers[0] == answers[1]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="portal/flows/password_reset.py send_reset_link issues (and so supersedes) a new "
+    "token before try_send drops the email over the cap: a 4th request in an hour, from "
+    "anyone, kills the link the owner holds and none replaces it.",
+)
+def test_requests_beyond_the_email_cap_do_not_kill_the_emailed_reset_link(api, user, outbox):
+    for n in range(4):
+        body = {"email": "alice@example.com"}
+        api.post("/auth/forgot-password", body, **from_ip(f"203.0.113.{n + 1}"))
+    assert [m["kind"] for m in outbox].count("reset_password") == 3
+    body = {"token": reset_token(outbox), "password": NEW_PASSWORD}
+    assert api.post("/auth/reset-password", body).status_code == 204
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="portal/flows/signup.py resend_code voids the code (_start_code) and send_code sets "
+    "a new one even when try_send then drops the email over the cap: anyone posting "
+    "/auth/verify/resend for the address 3 times (once a minute) leaves the owner holding "
+    "only dead codes for an hour.",
+)
+def test_resends_beyond_the_email_cap_do_not_kill_the_emailed_code(api, outbox):
+    register(api, VICTIM, "victim", OWNER_PASSWORD, **OWNER)
+    for n in range(3):
+        clock.advance(timedelta(minutes=1, seconds=1))
+        api.post("/auth/verify/resend", {"email": VICTIM}, **from_ip(f"203.0.113.{n + 1}"))
+    assert [m["kind"] for m in outbox].count("verify_email") == 3
+    assert verify(api, VICTIM, last_code(outbox), **OWNER).status_code == 200
