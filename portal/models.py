@@ -4,8 +4,20 @@ import uuid
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, Uuid
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    Uuid,
+    func,
+    select,
+)
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 from sqlalchemy.types import DateTime, TypeDecorator
 
 from portal import clock
@@ -97,6 +109,9 @@ class UserSession(db.Model):
     device_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("devices.id", ondelete="SET NULL")
     )
+    # The second factor this session proved ("totp", "recovery_code", "passkey"), at sign-in
+    # or by setting one up: ADMIN_REQUIRE_MFA opens the admin pages only to such sessions.
+    second_factor: Mapped[str | None] = mapped_column(String(16))
 
     user: Mapped[User] = relationship(back_populates="sessions")
 
@@ -270,3 +285,123 @@ class OutboxMessage(db.Model):
         Index("ix_outbox_status_available_at", "status", "available_at"),
         Index("ix_outbox_merge_key_created_at", "merge_key", "created_at"),
     )
+
+
+# Second factor and passkeys (DESIGN.md section 8) ------------------------------------------
+
+
+class TotpSecret(db.Model):
+    """An account's authenticator app: the shared secret, encrypted at rest (portal/crypto.py,
+    keys rotate). Active once confirmed with a first code; the last time step accepted is
+    kept so that no code is accepted twice."""
+
+    __tablename__ = "totp_secrets"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_step: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RecoveryCode(db.Model):
+    """A single-use code for when the authenticator app is lost; only its keyed hash is kept."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_recovery_codes_user_id_code_hash", "user_id", "code_hash"),)
+
+
+class Passkey(db.Model):
+    """A WebAuthn credential (discoverable, user-verifying): its public key and the state a
+    cloned authenticator would betray (the sign count)."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary(1023), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    name: Mapped[str] = mapped_column(String(64))
+    aaguid: Mapped[str] = mapped_column(String(36), default="")
+    transports: Mapped[list] = mapped_column(JSON, default=list)
+    # Backup eligible (a synced, multi-device passkey) and backed up, as the authenticator says.
+    backup_eligible: Mapped[bool] = mapped_column(default=False)
+    backed_up: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MfaToken(db.Model):
+    """The right password of an account with TOTP: what the second step spends. Opaque to the
+    client, stored hashed, single use, short-lived; it dies after a few wrong codes or when
+    the password changes (the hash it was issued under is remembered, keyed)."""
+
+    __tablename__ = "mfa_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "web" | "api"
+    device_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="SET NULL")
+    )
+    password_marker: Mapped[str] = mapped_column(String(64))
+    failures: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebAuthnChallenge(db.Model):
+    """A challenge handed to a browser or app for one WebAuthn ceremony: single use, minutes
+    long. `user_id` is set for adding a passkey and for re-authentication, never for sign-in
+    (discoverable credentials name their account)."""
+
+    __tablename__ = "webauthn_challenges"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    purpose: Mapped[str] = mapped_column(String(16))  # "sign_in" | "register" | "reauth"
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    session_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE")
+    )
+    challenge: Mapped[bytes] = mapped_column(LargeBinary(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# The `mfa` summary of an account, loaded in the very statement that loads the user (scalar
+# subqueries), so a request that reads it costs no extra query.
+User.totp_enabled = column_property(
+    select(TotpSecret.user_id)
+    .where(TotpSecret.user_id == User.id, TotpSecret.confirmed_at.is_not(None))
+    .exists()
+    .correlate_except(TotpSecret)
+)
+User.passkey_count = column_property(
+    select(func.count(Passkey.id))
+    .where(Passkey.user_id == User.id)
+    .correlate_except(Passkey)
+    .scalar_subquery()
+)
+User.recovery_codes_left = column_property(
+    select(func.count(RecoveryCode.id))
+    .where(RecoveryCode.user_id == User.id, RecoveryCode.used_at.is_(None))
+    .correlate_except(RecoveryCode)
+    .scalar_subquery()
+)
