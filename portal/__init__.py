@@ -57,9 +57,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api_bp)
     errors.init_app(app)
 
-    from portal.cli import users_cli
+    from portal.cli import mail_cli, users_cli
 
     app.cli.add_command(users_cli)
+    app.cli.add_command(mail_cli)
 
     @app.context_processor
     def inject_version():

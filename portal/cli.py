@@ -95,8 +95,52 @@ def unlock(email: str) -> None:
     click.echo(f"{user.email} can try to sign in again at once.")
 
 
+@users_cli.command("reset-mfa")
+@click.argument("email")
+@click.option("--reason", default="", help="Shown to the owner (email and Activity page).")
+def reset_mfa(email: str, reason: str) -> None:
+    """Remove the authenticator app, recovery codes and passkeys of an account (break-glass
+    for a lost phone, once you know it is really them); recorded, the owner is emailed."""
+    from portal.flows import mfa
+
+    user = _existing(email)
+    try:
+        removed = mfa.reset_second_factors(None, user, reason, via="cli")
+    except FlowError as error:
+        raise click.ClickException(error.message) from None
+    plural = "" if removed == 1 else "s"
+    click.echo(
+        f"{user.email}: two-step sign-in reset (authenticator app, recovery codes and "
+        f"{removed} passkey{plural} removed). They sign in with their password now."
+    )
+
+
 def _existing(email: str) -> User:
     user = find_by_email(_email_or_fail(email))
     if user is None:
         raise click.ClickException(f"No account has the email {email}.")
     return user
+
+
+mail_cli = AppGroup("mail", help="Deliver the email outbox.")
+
+
+@mail_cli.command("worker")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit (cron, tests).")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds to rest when idle.")
+def mail_worker(once: bool, interval: float) -> None:
+    """Deliver queued emails until stopped. Run as many as you like: each message goes out
+    once. SIGTERM (docker stop) lets the message in hand finish, then exits."""
+    import signal
+
+    from portal import outbox
+
+    stopping = []
+
+    def stop(signum, _frame):
+        stopping.append(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    handled = outbox.worker_loop(once=once, interval=interval, stop=lambda: bool(stopping))
+    click.echo(f"Mail worker stopped after {handled} message(s).")

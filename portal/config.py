@@ -31,6 +31,9 @@ def _defaults(instance_path: str) -> dict:
         "JWT_SECRET_KEY": None,
         "PORTAL_BASE_URL": "http://127.0.0.1:5000",
         "MAIL_BACKEND": None,
+        # "worker": `flask --app portal mail worker` delivers the outbox (production);
+        # "inline": the app process delivers right after each response (development, tests).
+        "MAIL_DELIVERY": None,
         "MAIL_FROM": "Portal <noreply@localhost>",
         "MAIL_FILE_DIR": os.path.join(instance_path, "mail"),
         "RESEND_API_KEY": None,
@@ -78,6 +81,7 @@ ENV_NAMES = (
     "JWT_SECRET_KEY",
     "PORTAL_BASE_URL",
     "MAIL_BACKEND",
+    "MAIL_DELIVERY",
     "MAIL_FROM",
     "MAIL_FILE_DIR",
     "RESEND_API_KEY",
@@ -158,6 +162,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         config["MAIL_BACKEND"] = "resend" if production else "console"
     if config["MAIL_BACKEND"] not in ("resend", "console", "file"):
         raise ConfigError("MAIL_BACKEND must be one of resend, console, file")
+    if not config["MAIL_DELIVERY"]:
+        config["MAIL_DELIVERY"] = "worker" if production else "inline"
+    if config["MAIL_DELIVERY"] not in ("worker", "inline"):
+        raise ConfigError("MAIL_DELIVERY must be worker or inline")
     if config["MAIL_BACKEND"] == "resend" and not config["RESEND_API_KEY"]:
         raise ConfigError("MAIL_BACKEND=resend needs RESEND_API_KEY")
 

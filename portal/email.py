@@ -1,4 +1,5 @@
-"""send_email(): renders a .txt + .html pair and hands it to the configured backend.
+"""Emails: `build_message` renders a .txt + .html pair, `deliver` hands a message to the
+configured backend. Flows never call these: they queue through portal/outbox.py.
 
 The only module that knows Resend. Backends: `resend` (production), `console` (prints),
 `file` (one JSON file per message in MAIL_FILE_DIR, for people and black-box tests).
@@ -30,6 +31,11 @@ SUBJECTS = {
     "account_deleted": "Your Portal account was deleted",
     "new_sign_in": "New sign-in to your Portal account",
     "account_locked": "Someone is trying to get into your Portal account",
+    "mfa_enabled": "Two-step sign-in is on for your Portal account",
+    "mfa_disabled": "Two-step sign-in was turned off for your Portal account",
+    "recovery_code_used": "A recovery code was used for your Portal account",
+    "passkey_added": "A passkey was added to your Portal account",
+    "second_step_failed": "Someone has your Portal password: a wrong sign-in code was typed",
 }
 
 
@@ -39,10 +45,10 @@ class EmailError(RuntimeError):
 
 def send_email(to: str, kind: str, **context) -> None:
     """Render templates/email/<kind>.{txt,html} and send them to one address now."""
-    _deliver(_build(to, kind, context))
+    deliver(build_message(to, kind, context))
 
 
-def _build(to: str, kind: str, context: dict) -> dict:
+def build_message(to: str, kind: str, context: dict) -> dict:
     context.setdefault("base_url", current_app.config["PORTAL_BASE_URL"])
     return {
         "to": [to],
@@ -53,10 +59,15 @@ def _build(to: str, kind: str, context: dict) -> dict:
     }
 
 
-def _deliver(message: dict) -> None:
+def deliver(message: dict, *, idempotency_key: str | None = None) -> None:
+    """Hand one message to the mail service; EmailError when it could not be."""
     backend = current_app.config["MAIL_BACKEND"]
+    key = idempotency_key or uuid.uuid4().hex
     try:
-        {"resend": _send_resend, "console": _send_console, "file": _send_file}[backend](message)
+        if backend == "resend":
+            _send_resend(message, key)
+        else:
+            {"console": _send_console, "file": _send_file}[backend](message)
     except Exception as exc:  # any failure of the mail service is one kind of failure here
         log.warning("email_failed", extra={"kind": message["kind"], "error": type(exc).__name__})
         raise EmailError(str(exc)) from exc
@@ -64,10 +75,10 @@ def _deliver(message: dict) -> None:
     email_sent.send(current_app._get_current_object(), message=message)
 
 
-RESEND_TIMEOUT = 10  # seconds: a person is waiting on the request that sends
+RESEND_TIMEOUT = 10  # seconds: a stuck connection must not hold a worker
 
 
-def _send_resend(message: dict) -> None:
+def _send_resend(message: dict, idempotency_key: str) -> None:
     import resend
     from resend.http_client_requests import RequestsClient
 
@@ -81,9 +92,10 @@ def _send_resend(message: dict) -> None:
         "html": message["html"],
         "tags": [{"name": "kind", "value": message["kind"]}],
     }
-    # One retry when the network or Resend itself failed; the same idempotency key makes sure a
-    # first attempt that did reach Resend is not sent twice.
-    options = {"idempotency_key": str(uuid.uuid4())}
+    # One quick retry when the network or Resend itself failed (the outbox retries later with
+    # backoff); the row's idempotency key makes sure an attempt that did reach Resend, now or
+    # in an earlier try of the same row, is not sent twice.
+    options = {"idempotency_key": idempotency_key}
     try:
         resend.Emails.send(params, options)
     except resend.exceptions.ResendError as exc:

@@ -3,15 +3,18 @@
 import json
 import re
 import uuid
+from datetime import timedelta
 
 import pytest
 import responses
 from sqlalchemy import select
 from web_helpers import last_code, mail_files
 
+from portal import clock
+from portal import outbox as outbox_delivery
 from portal.email import EmailError, send_email
 from portal.extensions import db
-from portal.models import PendingSignUp, User
+from portal.models import OutboxMessage, PendingSignUp, User
 
 RESEND_URL = "https://api.resend.com/emails"
 
@@ -135,7 +138,7 @@ def test_a_refused_send_raises_email_error(app, resend_api, user, outbox):
     assert outbox == []
 
 
-def test_a_failing_send_during_sign_up_keeps_the_sign_up_and_offers_resend(
+def test_a_failing_send_during_sign_up_is_retried_until_the_code_goes_out(
     app, resend_api, browser, outbox
 ):
     resend_api.post(RESEND_URL, status=500, json={"message": "down"})
@@ -144,17 +147,22 @@ def test_a_failing_send_during_sign_up_keeps_the_sign_up_and_offers_resend(
 
     assert response.status_code == 303
     assert response.headers["Location"] == "/verify"
-    pending = db.session.scalar(select(PendingSignUp))
-    assert pending.email == "bob@example.com" and pending.code_sent_at is None
-    page = browser.get("/verify").get_data(as_text=True)
-    assert "send a new code" in page
+    assert db.session.scalar(select(PendingSignUp)).email == "bob@example.com"
+    queued = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "verify_email"))
+    assert queued.status == "pending" and queued.attempts == 1
+    assert "500" in queued.last_error or "down" in queued.last_error
 
-    # The mail service is back: "send a new code" works at once and the code confirms.
+    # The mail service is back: the retry (with backoff) delivers the code, which confirms.
     resend_api.replace(responses.POST, RESEND_URL, json={"id": "ok"})
-    browser.post("/verify/resend", {}, form_page="/verify")
-    code = re.search(r"\b(\d{6})\b", sent_payloads(resend_api)[-1]["text"]).group(1)
+    clock.advance(timedelta(minutes=1))
+    assert outbox_delivery.deliver_due() == 1
+    sent = sent_payloads(resend_api)
+    code = re.search(r"\b(\d{6})\b", sent[-1]["text"]).group(1)
     assert browser.verify(code).status_code == 303
     assert db.session.scalar(select(User).where(User.email == "bob@example.com")).is_verified
+    # Both tries carried the row's idempotency key: Resend sends it once whatever happened.
+    keys = {call.request.headers["Idempotency-Key"] for call in resend_api.calls}
+    assert keys == {queued.idempotency_key}
 
 
 def test_a_failing_reset_email_still_answers_the_same_page(app, resend_api, browser, user):
@@ -167,6 +175,8 @@ def test_a_failing_reset_email_still_answers_the_same_page(app, resend_api, brow
     assert response.status_code == 200
     assert "If <strong>alice@example.com</strong> has an account" in response.get_data(as_text=True)
     assert len(resend_api.calls) == 2  # tried (and retried once), after the response
+    queued = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "reset_password"))
+    assert queued.status == "pending" and queued.attempts == 1  # and later again
 
 
 def test_emails_use_the_base_url(app, browser, user, outbox):

@@ -116,6 +116,22 @@ def without_csrf(html: str) -> str:
     return re.sub(r'(name="csrf_token"[^>]*value=")[^"]+|("X-CSRFToken": ")[^"]+', r"\1\2", html)
 
 
+def deliver_held_mail() -> int:
+    """Let 10 minutes pass and deliver what waited: security notices sent within 10 minutes
+    of one another go out together, as one email, once the 10 minutes are over."""
+    from datetime import timedelta
+
+    from portal import clock, outbox
+
+    clock.advance(timedelta(minutes=10, seconds=1))
+    return outbox.deliver_due()
+
+
+def kinds_sent(outbox) -> list[str]:
+    """The kinds of every notice sent, those inside merged digests included."""
+    return [k for m in outbox for k in m.get("kinds", [m["kind"]])]
+
+
 def mail_files(app) -> list[dict]:
     directory = app.config["MAIL_FILE_DIR"]
     if not os.path.isdir(directory):

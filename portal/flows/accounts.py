@@ -8,9 +8,8 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import func, or_, select
 
-from portal import clock
+from portal import clock, outbox
 from portal.client import Client
-from portal.email import EmailError, send_email
 from portal.extensions import db
 from portal.models import EmailSend, User
 
@@ -59,19 +58,22 @@ def over_cap(to: str, kind: str, client: Client | None) -> bool:
     )
 
 
-def try_send(
-    to: str, kind: str, *, client: Client | None = None, capped: bool = True, **context
+def send(
+    to: str,
+    kind: str,
+    *,
+    client: Client | None = None,
+    capped: bool = True,
+    expires_at=None,
+    **context,
 ) -> bool:
-    """Send, and report failure instead of raising: the action the email follows stands.
-    Kinds anyone can trigger are dropped (False) past their caps, unless the owner asked
-    from inside the account (`capped=False`)."""
+    """Queue an email in the caller's transaction (the caller commits). Kinds anyone can
+    trigger are dropped (False) past their caps, unless the owner asked from inside the
+    account (`capped=False`). `expires_at`: a code or link dead by then is never sent."""
     if capped and over_cap(to, kind, client):
         log.info("email_capped", extra={"kind": kind})
         return False
-    try:
-        send_email(to, kind, **context)
-    except EmailError:
-        return False
+    outbox.enqueue_email(to, kind, expires_at=expires_at, **context)
     db.session.add(
         EmailSend(
             kind=kind,
@@ -79,11 +81,10 @@ def try_send(
             ip_address=(client.ip_address if client is not None else "")[:64],
         )
     )
-    db.session.commit()
     return True
 
 
 def notify(user: User, kind: str, *, client: Client | None = None, **context) -> None:
-    """A security notice to the account's owner: never capped, never dropped (notices to one
-    address within 10 minutes are merged into one). Call it before the flow's commit."""
-    try_send(user.email, kind, client=client, capped=False, user=user, **context)
+    """A security notice to the account's owner, in the caller's transaction: never capped,
+    never dropped; notices to one address within 10 minutes are merged into one email."""
+    outbox.enqueue_notice(user.email, kind, recipient_hash(user.email), user=user, **context)

@@ -10,7 +10,7 @@ from sqlalchemy import or_, select
 from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, activity, budget, events, invalid
-from portal.flows.accounts import try_send
+from portal.flows.accounts import send
 from portal.flows.activity import Page, events_page
 from portal.flows.password_reset import discard_reset_links
 from portal.flows.sessions import get_own_session, revoke, revoke_all
@@ -204,8 +204,8 @@ def delete_user(admin: User, user_id, client: Client) -> None:
     email, username = user.email, user.username
     events.record("account_deleted", user, client=client, actor=admin)
     db.session.delete(user)
+    send(email, "account_deleted", client=client, username=username, by_admin=True)
     db.session.commit()
-    try_send(email, "account_deleted", username=username, by_admin=True)
 
 
 def promote(admin: User | None, user: User, client: Client | None = None, **data) -> bool:

@@ -18,7 +18,7 @@ from portal import clock
 from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, events
-from portal.flows.accounts import try_send
+from portal.flows.accounts import notify
 from portal.flows.sessions import next_expiry, revoke
 from portal.models import User, UserSession
 
@@ -150,5 +150,5 @@ def _reuse_detected(session: UserSession, user: User, client: Client) -> None:
     events.record(
         "refresh_token_reused", user, client=client, session=session, device=session.device_label
     )
+    notify(user, "token_reuse_alert", client=client, device=session.device_label)
     db.session.commit()
-    try_send(user.email, "token_reuse_alert", user=user, device=session.device_label)

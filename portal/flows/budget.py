@@ -101,16 +101,15 @@ def charge(key: str, user: User | None = None) -> bool:
         row.blocked_until = until
         # A fresh window once the wait is over.
         row.window_started_at, row.failures = until, 0
-    notify = tripped and user is not None and not _notified_today(row, now)
-    if notify:
+    tell_owner = tripped and user is not None and not _notified_today(row, now)
+    if tell_owner:
         row.notified_at = now
-        from portal.flows import events
-        from portal.flows.accounts import try_send
+        from portal.flows import accounts, events
 
-        events.record("guessing_locked", user, minutes=int(wait.total_seconds() // 60))
+        minutes = int(wait.total_seconds() // 60)
+        events.record("guessing_locked", user, minutes=minutes)
+        accounts.notify(user, "account_locked", minutes=minutes)
     db.session.commit()
-    if notify:
-        try_send(user.email, "account_locked", user=user, minutes=int(wait.total_seconds() // 60))
     return tripped
 
 

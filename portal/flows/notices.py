@@ -7,33 +7,31 @@ its devices and emails a reset link."""
 
 from datetime import timedelta
 
-from portal import clock, jobs
+from portal import clock
 from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, codes, devices, events
-from portal.flows.accounts import try_send
+from portal.flows.accounts import notify, send
 from portal.flows.sessions import revoke_all
+from portal.links import absolute_url
 from portal.models import User, UserSession
 
 NOT_ME = "not_me"
 NOT_ME_LIFETIME = timedelta(days=7)
 
 
-def prepare_new_sign_in(user: User, session: UserSession, client: Client) -> str:
-    """The "wasn't me" token for a new device's sign-in, in the caller's transaction."""
-    return codes.issue_token(user, NOT_ME, lifetime=NOT_ME_LIFETIME, supersede=False)
-
-
-def send_new_sign_in(user: User, session: UserSession, client: Client, token: str) -> None:
-    try_send(
-        user.email,
+def announce_new_sign_in(user: User, session: UserSession, client: Client) -> None:
+    """Email the owner about a sign-in from a new device, with a "wasn't me" link (single
+    use, stored hashed, 7 days). In the caller's transaction."""
+    token = codes.issue_token(user, NOT_ME, lifetime=NOT_ME_LIFETIME, supersede=False)
+    notify(
+        user,
         "new_sign_in",
         client=client,
-        user=user,
         device=session.device_label,
         ip_address=session.ip_address or "an unknown address",
         when=clock.utcnow().strftime("%Y-%m-%d %H:%M UTC"),
-        link=jobs.absolute_url("auth.not_me", token=token),
+        link=absolute_url("auth.not_me", token=token),
     )
 
 
@@ -58,16 +56,17 @@ def report_not_me(token, client: Client) -> User:
     devices.void_all(user)
     reset_token = codes.issue_token(user, RESET)
     events.record("not_me_reported", user, client=client, sessions_ended=ended)
-    db.session.commit()
-    try_send(
+    send(
         user.email,
         RESET,
         client=client,
         capped=False,
+        expires_at=clock.utcnow() + codes.RESET_LIFETIME,
         user=user,
         link=reset_link(reset_token),
         minutes=int(codes.RESET_LIFETIME.total_seconds() // 60),
     )
+    db.session.commit()
     return user
 
 

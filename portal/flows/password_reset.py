@@ -1,12 +1,13 @@
 """Forgotten password: request a link, set a new password."""
 
-from portal import clock, jobs
+from portal import clock, outbox
 from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, budget, codes, devices, events, invalid
-from portal.flows.accounts import find_by_email, try_send
+from portal.flows.accounts import find_by_email, notify, over_cap, send
 from portal.flows.sessions import revoke_all
 from portal.flows.validation import check_new_password, normalize_email
+from portal.links import absolute_url
 from portal.models import User
 from portal.passwords import hash_password
 
@@ -14,30 +15,39 @@ RESET = "reset_password"
 
 
 def request_password_reset(email, client: Client) -> None:
-    """Email a single-use link if the account exists. The request itself only validates the
-    address and hands it to a job that runs after the response, so what the request does
-    (and how long it takes) is the same for every address."""
+    """Email a single-use link if the account exists. The request only validates the address
+    and queues one job; the worker decides, so what the request does (and how long it takes)
+    is the same for every address."""
     email, problem = normalize_email(email)
     if problem:
         raise invalid({"email": [problem]})
-    jobs.after_response(send_reset_link, email, client)
+    outbox.enqueue_job("reset_link", client, email=email)
+    db.session.commit()
 
 
-def send_reset_link(email: str, client: Client) -> None:
-    """The job: a new link (the older one dies) for an active account; nothing otherwise."""
+@outbox.job("reset_link")
+def send_reset_link(client: Client, email: str) -> None:
+    """The job: a new link (the older one dies) for an active account, unless the address had
+    its share of emails this hour (then the link it holds stays good); nothing otherwise."""
     user = find_by_email(email)
-    if user is None or not user.is_active:
+    if user is None or not user.is_active or over_cap(user.email, RESET, client):
         return
     token = codes.issue_token(user, RESET)
     events.record("password_reset_requested", user, client=client)
-    db.session.commit()
-    minutes = int(codes.RESET_LIFETIME.total_seconds() // 60)
-    try_send(user.email, RESET, client=client, user=user, link=reset_link(token), minutes=minutes)
+    send(
+        user.email,
+        RESET,
+        client=client,
+        expires_at=clock.utcnow() + codes.RESET_LIFETIME,
+        user=user,
+        link=reset_link(token),
+        minutes=int(codes.RESET_LIFETIME.total_seconds() // 60),
+    )
 
 
 def reset_link(token: str) -> str:
     """Built on PORTAL_BASE_URL, never on the Host header of the request."""
-    return jobs.absolute_url("auth.reset_password", token=token)
+    return absolute_url("auth.reset_password", token=token)
 
 
 def discard_reset_links(user: User) -> None:
@@ -68,8 +78,8 @@ def reset_password(token, password, client: Client) -> User:
     devices.void_all(user)
     budget.clear(user)
     events.record("password_reset_completed", user, client=client, sessions_ended=ended)
+    notify(user, "password_changed", client=client, device=client.device)
     db.session.commit()
-    try_send(user.email, "password_changed", user=user, device=client.device)
     return user
 
 

@@ -1,15 +1,16 @@
 """Profile: username, email (confirmed by a code to the new address), password, deletion."""
 
+import uuid
 from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from portal import clock, jobs
+from portal import clock, outbox
 from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, budget, codes, events, invalid
-from portal.flows.accounts import find_by_email, try_send
+from portal.flows.accounts import find_by_email, notify, over_cap, send
 from portal.flows.password_reset import discard_reset_links
 from portal.flows.reauth import confirm_identity
 from portal.flows.sessions import revoke_all
@@ -49,7 +50,7 @@ def change_username(user: User, username, client: Client) -> User:
 
 
 def request_email_change(
-    user: User, email, password, session: UserSession | None, client: Client
+    user: User, email, password, session: UserSession | None, client: Client, *, code=None
 ) -> User:
     """Send a code to the new address; the email changes only when it is confirmed. Needs
     re-authentication, and at most 5 codes go out per account per hour whatever the target.
@@ -61,7 +62,7 @@ def request_email_change(
         raise invalid({"email": [problem]})
     if email == user.email:
         raise invalid({"email": ["That is already your email address."]})
-    confirm_identity(user, session, password, client)
+    confirm_identity(user, session, password, client, code=code)
     if user.pending_email == email and not codes.can_send_again(user, EMAIL_CHANGE):
         db.session.commit()  # keeps the proof of identity
         return user  # asked twice within a minute: the first code is still on its way
@@ -78,23 +79,36 @@ def request_email_change(
     if sent >= MAX_EMAIL_CHANGE_CODES_PER_HOUR:
         db.session.commit()
         raise budget.limited(3600)
+    if over_cap(email, EMAIL_CHANGE, client):
+        db.session.commit()  # the address had its share this hour: the code it holds stays
+        return user
     user.pending_email = email
     code = codes.issue_code(user, EMAIL_CHANGE, target=email)
     events.record("email_change_requested", user, client=client, session=session, new=email)
+    outbox.enqueue_job("email_change_code", client, user_id=str(user.id), email=email, code=code)
     db.session.commit()
-    jobs.after_response(_send_email_change_code, user.id, email, code, client)
     return user
 
 
-def _send_email_change_code(user_id, email: str, code: str, client: Client) -> None:
-    user = db.session.get(User, user_id)
+@outbox.job("email_change_code")
+def send_email_change_code(client: Client, user_id: str, email: str, code: str) -> None:
+    """The job: the code to the new address, or an "account exists" note to its owner."""
+    user = db.session.get(User, uuid.UUID(user_id))
     if user is None:
         return
     owner = find_by_email(email)
     if owner is not None:
-        try_send(email, "account_exists", client=client, user=owner)
+        send(email, "account_exists", client=client, user=owner)
         return
-    try_send(email, "email_change", client=client, user=user, code=code, minutes=15)
+    send(
+        email,
+        EMAIL_CHANGE,
+        client=client,
+        expires_at=clock.utcnow() + codes.CODE_LIFETIME,
+        user=user,
+        code=code,
+        minutes=int(codes.CODE_LIFETIME.total_seconds() // 60),
+    )
 
 
 def confirm_email_change(user: User, code, client: Client) -> User:
@@ -111,13 +125,13 @@ def confirm_email_change(user: User, code, client: Client) -> User:
     user.pending_email = None
     discard_reset_links(user)
     events.record("email_changed", user, client=client, old=old, new=new)
+    # The old address hears of it, so a hijacked session can't quietly take the account.
+    send(old, "email_changed", client=client, user=user, new_email=new, device=client.device)
     try:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         raise invalid({"code": ["That address is now used by another account."]}) from None
-    # The old address hears of it, so a hijacked session can't quietly take the account.
-    try_send(old, "email_changed", user=user, new_email=new, device=client.device)
     return user
 
 
@@ -129,13 +143,19 @@ def cancel_email_change(user: User) -> User:
 
 
 def change_password(
-    user: User, current_password, new_password, current: UserSession | None, client: Client
+    user: User,
+    current_password,
+    new_password,
+    current: UserSession | None,
+    client: Client,
+    *,
+    code=None,
 ) -> User:
     """Needs the current password; every other session ends, this one stays, and reset
     links die."""
     if not plain_password(current_password):
         raise invalid({"current_password": ["Enter your current password."]})
-    confirm_identity(user, current, current_password, client, field="current_password")
+    confirm_identity(user, current, current_password, client, field="current_password", code=code)
     problem = check_new_password(new_password, email=user.email, username=user.username)
     if not problem and new_password == current_password:
         problem = "Choose a password different from your current one."
@@ -146,19 +166,21 @@ def change_password(
     discard_reset_links(user)
     ended = revoke_all(user, "Password was changed", keep=current)
     events.record("password_changed", user, client=client, session=current, sessions_ended=ended)
+    notify(user, "password_changed", client=client, device=client.device)
     db.session.commit()
-    try_send(user.email, "password_changed", user=user, device=client.device)
     return user
 
 
-def delete_account(user: User, password, session: UserSession | None, client: Client) -> None:
+def delete_account(
+    user: User, password, session: UserSession | None, client: Client, *, code=None
+) -> None:
     """Needs the password (always, even after a recent proof). Sessions and codes go with the
     account; its events stay, detached, with the email they were about."""
     if not plain_password(password):
         raise invalid({"password": ["Enter your password to delete the account."]})
-    confirm_identity(user, session, password, client)
+    confirm_identity(user, session, password, client, code=code)
     email, username = user.email, user.username
     events.record("account_deleted", user, client=client)
     db.session.delete(user)
+    send(email, "account_deleted", client=client, username=username)
     db.session.commit()
-    try_send(email, "account_deleted", username=username)

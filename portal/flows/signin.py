@@ -39,19 +39,17 @@ def sign_in(
         pending = signup.pending_for_login(login)
         if pending is None:
             burn_password_check(password)
-        elif verify_password(pending.password_hash, password):
-            # The right password of a sign-up that is not confirmed yet: a fresh code for it.
-            signup.resend_code(pending, client)
-            raise FlowError(
-                "email_not_verified",
-                "Confirm your email address first: we sent a 6-digit code to it.",
-                email=pending.email,
-                pending_id=str(pending.id),
-            )
+        else:
+            _confirm_step_if_theirs(pending, password, client)
         events.record("sign_in_failed", None, client=client, login=login)
         budget.charge(key)
         raise FlowError("invalid_credentials", WRONG)
     if not verify_password(user.password_hash, password):
+        # One's own sign-up for a taken address answers as for a free one (its job then
+        # tells the owner "account exists"), so signing in never tells them apart.
+        pending = signup.pending_for_login(login)
+        if pending is not None:
+            _confirm_step_if_theirs(pending, password, client)
         events.record("sign_in_failed", user, client=client)
         budget.charge(key, user)
         raise FlowError("invalid_credentials", WRONG)
@@ -64,6 +62,18 @@ def sign_in(
     return complete_sign_in(user, kind, client, device_token)
 
 
+def _confirm_step_if_theirs(pending, password: str, client: Client) -> None:
+    """The right password of a sign-up that is not confirmed yet: a fresh code for it."""
+    if verify_password(pending.password_hash, password):
+        signup.resend_code(pending, client)
+        raise FlowError(
+            "email_not_verified",
+            "Confirm your email address first: we sent a 6-digit code to it.",
+            email=pending.email,
+            pending_id=str(pending.id),
+        )
+
+
 def complete_sign_in(user: User, kind: str, client: Client, device_token=None, **data):
     """Every factor is checked: a new session on this device, announced when the device is
     new to the account. Commits."""
@@ -72,10 +82,9 @@ def complete_sign_in(user: User, kind: str, client: Client, device_token=None, *
     session.device_id = device.id
     session.device_token = token
     events.record("signed_in", user, client=client, session=session, **data)
-    notice = notices.prepare_new_sign_in(user, session, client) if announce else None
+    if announce:
+        notices.announce_new_sign_in(user, session, client)
     db.session.commit()
-    if notice is not None:
-        notices.send_new_sign_in(user, session, client, notice)
     return session
 
 

@@ -7,8 +7,9 @@ password or username on the account you confirm. At most 3 are pending per addre
 24 hours, each holding its username that long.
 
 Every sign-up does the same work in the request, whether or not the address already has an
-account: a pending row is written, and a job after the response decides what to email (the
-code, or an "account exists" note to the owner, in which case the row never gets a code).
+account: a pending row and one queued job are written, and the job decides what to email
+(the code, or an "account exists" note to the owner, in which case the row never gets a
+code).
 """
 
 import uuid
@@ -18,11 +19,11 @@ from datetime import timedelta
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from portal import clock, jobs, tokens
+from portal import clock, outbox, tokens
 from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, budget, devices, events, invalid
-from portal.flows.accounts import find_by_email, try_send
+from portal.flows.accounts import find_by_email, over_cap, send
 from portal.flows.sessions import start_session
 from portal.flows.validation import (
     check_new_password,
@@ -80,10 +81,11 @@ def sign_up(email, username, password, client: Client) -> SignUpResult:
         created_at=now,
         expires_at=now + PENDING_LIFETIME,
     )
-    _start_code(pending, now)
+    pending.code_sent_at = now
+    pending.code_expires_at = now + CODE_LIFETIME
     db.session.add(pending)
+    outbox.enqueue_job("sign_up_code", client, pending_id=str(pending.id))
     db.session.commit()
-    jobs.after_response(send_code, pending.id, client)
     return SignUpResult(email=email, pending_id=pending.id)
 
 
@@ -114,41 +116,37 @@ def _live_pending(email: str) -> list[PendingSignUp]:
     )
 
 
-def _start_code(pending: PendingSignUp, now) -> None:
-    """The old code stops working now; the job sets the new one. Expiry is set here, for every
-    pending row alike, so even the rows of taken addresses expire the same way."""
-    pending.code_hash = None
-    pending.code_sent_at = now
-    pending.code_expires_at = now + CODE_LIFETIME
-    pending.attempts = 0
-
-
-def send_code(pending_id, client: Client) -> None:
-    """The job after a sign-up or a resend: a code for the sign-up, or (the address already
-    has an account) an "account exists" note to its owner."""
-    pending = db.session.get(PendingSignUp, pending_id)
-    if pending is None:
+@outbox.job("sign_up_code")
+def send_code(client: Client, pending_id: str) -> None:
+    """The job after a sign-up or a resend: a fresh code for the sign-up (the old one dies),
+    or, when the address already has an account, an "account exists" note to its owner (the
+    row then has no code at all). The row changes the same way in both cases, so its page
+    reads the same. When the address had its share of emails this hour nothing changes:
+    the code it holds keeps working."""
+    pending = pending_by_id(pending_id)
+    if pending is None or over_cap(pending.email, VERIFY, client):
         return
+    now = clock.utcnow()
+    pending.attempts = 0
+    pending.code_expires_at = now + CODE_LIFETIME
     owner = find_by_email(pending.email)
     if owner is not None:
-        try_send(owner.email, "account_exists", client=client, user=owner)
+        pending.code_hash = None
+        send(owner.email, "account_exists", client=client, user=owner)
         return
     code = tokens.new_code()
     pending.code_hash = tokens.keyed_hash(f"{VERIFY}:{pending.id}", code)
-    db.session.commit()
-    sent = try_send(
+    send(
         pending.email,
         VERIFY,
         client=client,
+        expires_at=pending.code_expires_at,
         code=code,
         username=pending.username,
         device=pending.device_label,
         ip_address=pending.ip_address,
         minutes=int(CODE_LIFETIME.total_seconds() // 60),
     )
-    if not sent:  # the mail service failed (or the cap held it): "send a new code" works now
-        pending.code_sent_at = None
-        db.session.commit()
 
 
 def pending_by_id(pending_id) -> PendingSignUp | None:
@@ -163,29 +161,36 @@ def pending_by_id(pending_id) -> PendingSignUp | None:
 
 
 def resend_code(pending: PendingSignUp | None, client: Client) -> None:
-    """A fresh code for this sign-up, at most once a minute (the answer is the same)."""
-    if pending is None:
+    """Queue a fresh code for this sign-up, at most once a minute (the answer is the same).
+    Commits."""
+    if pending is None or not _may_resend(pending):
         return
-    now = clock.utcnow()
-    if pending.code_sent_at is not None and now - pending.code_sent_at < RESEND_INTERVAL:
-        return
-    _start_code(pending, now)
+    pending.code_sent_at = clock.utcnow()
+    outbox.enqueue_job("sign_up_code", client, pending_id=str(pending.id))
     db.session.commit()
-    jobs.after_response(send_code, pending.id, client)
+
+
+def _may_resend(pending: PendingSignUp) -> bool:
+    sent = pending.code_sent_at
+    return sent is None or clock.utcnow() - sent >= RESEND_INTERVAL
 
 
 def resend_verification(email, client: Client) -> None:
-    """API: fresh codes for the address's pending sign-ups. The request only validates; a job
-    after the response decides, so the answer is the same whatever the address."""
+    """API: fresh codes for the address's pending sign-ups. The request only validates and
+    queues one job, so the answer is the same whatever the address."""
     email, problem = normalize_email(email)
     if problem:
         raise invalid({"email": [problem]})
-    jobs.after_response(_resend_all, email, client)
+    outbox.enqueue_job("sign_up_codes_again", client, email=email)
+    db.session.commit()
 
 
-def _resend_all(email: str, client: Client) -> None:
+@outbox.job("sign_up_codes_again")
+def _resend_all(client: Client, email: str) -> None:
     for pending in _live_pending(email):
-        resend_code(pending, client)
+        if _may_resend(pending):
+            pending.code_sent_at = clock.utcnow()
+            send_code(client, str(pending.id))
 
 
 def pending_for_login(login: str) -> PendingSignUp | None:

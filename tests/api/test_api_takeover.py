@@ -564,16 +564,9 @@ def test_ten_sign_ups_with_a_taken_email_send_at_most_three_notes(api, user, out
     assert [m["kind"] for m in outbox] == ["account_exists"] * 3
 
 
-# Found while writing these tests: still open (see the reasons).
+# Found while writing these tests, and fixed.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="portal/flows/signin.py sign_in: pending sign-ups are consulted only when no "
-    "account matches the login, so the password of one's own sign-up for a taken address "
-    "answers 401 where a free address answers 403 email_not_verified: sign up, then sign "
-    "in, and the answer tells whether the address has an account (DESIGN.md section 7).",
-)
 def test_signing_in_with_ones_own_pending_password_does_not_tell_taken_addresses(api, user, outbox):
     answers = []
     for email, name in (("alice@example.com", "mallory1"), ("free@example.com", "mallory2")):
@@ -583,12 +576,6 @@ def test_signing_in_with_ones_own_pending_password_does_not_tell_taken_addresses
     assert answers[0] == answers[1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="portal/flows/password_reset.py send_reset_link issues (and so supersedes) a new "
-    "token before try_send drops the email over the cap: a 4th request in an hour, from "
-    "anyone, kills the link the owner holds and none replaces it.",
-)
 def test_requests_beyond_the_email_cap_do_not_kill_the_emailed_reset_link(api, user, outbox):
     for n in range(4):
         body = {"email": "alice@example.com"}
@@ -598,13 +585,6 @@ def test_requests_beyond_the_email_cap_do_not_kill_the_emailed_reset_link(api, u
     assert api.post("/auth/reset-password", body).status_code == 204
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="portal/flows/signup.py resend_code voids the code (_start_code) and send_code sets "
-    "a new one even when try_send then drops the email over the cap: anyone posting "
-    "/auth/verify/resend for the address 3 times (once a minute) leaves the owner holding "
-    "only dead codes for an hour.",
-)
 def test_resends_beyond_the_email_cap_do_not_kill_the_emailed_code(api, outbox):
     register(api, VICTIM, "victim", OWNER_PASSWORD, **OWNER)
     for n in range(3):
