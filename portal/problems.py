@@ -18,7 +18,16 @@ TITLES = {
 }
 
 
-def problem(status: int, code: str, detail: str, *, errors: dict | None = None, headers=None):
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    errors: dict | None = None,
+    headers=None,
+    members: dict | None = None,
+):
+    """`members`: extra members of this problem type (mfa_required's mfa_token, methods)."""
     body = {
         "type": f"https://portal.invalid/problems/{code.replace('_', '-')}",
         "title": TITLES.get(status, "Error"),
@@ -28,6 +37,7 @@ def problem(status: int, code: str, detail: str, *, errors: dict | None = None, 
     }
     if errors:
         body["errors"] = errors
+    body.update(members or {})
     response = jsonify(body)
     response.status_code = status
     response.mimetype = "application/problem+json"

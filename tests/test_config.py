@@ -29,7 +29,7 @@ def test_defaults(tmp_path):
     assert config["PORTAL_ENV"] == "development"
     assert config["DATABASE_URL"] == f"sqlite:///{tmp_path}/portal.sqlite3"
     assert config["SQLALCHEMY_DATABASE_URI"] == config["DATABASE_URL"]
-    assert config["PORTAL_BASE_URL"] == "http://127.0.0.1:5000"
+    assert config["PORTAL_BASE_URL"] == "http://localhost:5000"
     assert config["MAIL_BACKEND"] == "console"
     assert config["MAIL_FROM"] == "Portal <noreply@localhost>"
     assert config["MAIL_FILE_DIR"] == str(tmp_path / "mail")

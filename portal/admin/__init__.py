@@ -1,6 +1,6 @@
 """Admin pages: find users, end their sessions, disable, delete, see what happened."""
 
-from flask import Blueprint, abort
+from flask import Blueprint, abort, flash, url_for
 from flask_login import current_user
 
 from portal.extensions import login_manager
@@ -15,6 +15,12 @@ def require_admin():
         return login_manager.unauthorized()
     if not current_user.is_admin:
         abort(403)
+    from portal.flows import mfa
+    from portal.web import go
+
+    if not mfa.admin_may_act(current_user.session):  # ADMIN_REQUIRE_MFA
+        flash(mfa.ADMIN_NEEDS_MFA, "error")
+        return go(url_for("profile.show") + "#two-step")
     return None
 
 

@@ -8,7 +8,7 @@ from flask_login import current_user, logout_user
 
 from portal.admin import bp
 from portal.client import Client
-from portal.flows import FlowError, activity, budget
+from portal.flows import FlowError, activity, budget, mfa, passkeys
 from portal.flows import admin as flows
 from portal.flows.sessions import active_sessions
 from portal.htmx import is_htmx, render_page_or_partial
@@ -52,6 +52,7 @@ def _user_page(user, status: int = 200, **context):
             sessions=active_sessions(user),
             events=flows.recent_events(user),
             locked_until=budget.locked_until(user),
+            passkey_list=passkeys.list_passkeys(user),
             describe=activity.describe,
             label=activity.label,
             **context,
@@ -172,6 +173,39 @@ def unlock(user_id: str):
         lambda: flows.unlock_user(current_user, user, Client.from_request()),
         f"{user.email} can try to sign in again at once.",
     )
+
+
+@bp.post("/users/<user_id>/mfa/reset")
+def reset_mfa(user_id: str):
+    """Remove the authenticator app, recovery codes and passkeys (lost phone), with a reason
+    the owner reads; they are emailed."""
+    user = _user_or_404(user_id)
+    reason = request.form.get("reason", "")
+    try:
+        mfa.reset_second_factors(current_user, user, reason, Client.from_request())
+    except FlowError as error:
+        return _user_page(user, 422, error=error.message, form_target="mfa", reason=reason)
+    flash(
+        f"Two-step sign-in of {user.email} is reset: password only until they set it up.", "success"
+    )
+    return go(url_for("admin.user", user_id=user.id))
+
+
+@bp.post("/users/<user_id>/passkeys/<passkey_id>/remove")
+def remove_passkey(user_id: str, passkey_id: str):
+    """Remove one passkey of the account (a lost or stolen device)."""
+    user = _user_or_404(user_id)
+    reason = request.form.get("reason", "")
+    try:
+        name = passkeys.remove_by_admin(
+            current_user, user, passkey_id, reason, Client.from_request()
+        )
+    except FlowError as error:
+        if error.code == "not_found":
+            abort(404)
+        return _user_page(user, 422, error=error.message, form_target="mfa", reason=reason)
+    flash(f"The passkey “{name}” of {user.email} is removed.", "success")
+    return go(url_for("admin.user", user_id=user.id))
 
 
 @bp.post("/users/<user_id>/promote")

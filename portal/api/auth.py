@@ -128,6 +128,8 @@ def login(data: LoginRequest):
     The right password of a sign-up not confirmed yet: 403 `email_not_verified`, and a fresh
     code is emailed. 10 failures in 15 minutes for one account: 429 `rate_limited` with
     Retry-After, unless `device_token` names a device that signed in to it before.
+    An account with an authenticator app answers 403 `mfa_required` with `mfa_token` and
+    `methods` (["totp", "recovery_code"]): finish at POST /auth/mfa.
     """
     session = signin.sign_in(
         data.email,

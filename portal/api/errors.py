@@ -20,7 +20,12 @@ STATUS = {
     "invalid_reset_token": 400,
     "username_taken": 409,
     "rate_limited": 429,
+    "mfa_required": 403,
+    "totp_already_enabled": 409,
+    "totp_not_enabled": 409,
 }
+# Problem types with members of their own (DESIGN.md section 8).
+MEMBERS = {"mfa_required": ("mfa_token", "methods")}
 
 
 def flow_error(error: FlowError):
@@ -30,7 +35,10 @@ def flow_error(error: FlowError):
     if status == 429:
         headers["Retry-After"] = str(int(error.extra.get("retry_after", 60)))
     errors = error.errors if error.code == "validation_error" else None
-    return problem(status, error.code, error.message, errors=errors, headers=headers)
+    members = {name: error.extra[name] for name in MEMBERS.get(error.code, ())}
+    return problem(
+        status, error.code, error.message, errors=errors, headers=headers, members=members
+    )
 
 
 def init_blueprint(bp) -> None:

@@ -6,7 +6,7 @@ username...) and answer 422 `validation_error` the same way.
 """
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -20,6 +20,16 @@ Email = Field(
     description="An email address.",
     examples=["ada@example.com"],
     json_schema_extra={"format": "email"},
+)
+
+
+ReauthCode = Field(
+    default=None,
+    min_length=1,
+    max_length=64,
+    description="When the account has an authenticator app: a code from it, or a recovery "
+    "code (re-authentication asks for both the password and a code).",
+    examples=["123456"],
 )
 
 
@@ -134,6 +144,7 @@ class ProfileUpdateRequest(Request):
         max_length=MAX_PASSWORD * 4,
         description="The account's password: required with `email` (re-authentication).",
     )
+    code: str | None = ReauthCode
 
 
 class CodeRequest(Request):
@@ -143,10 +154,12 @@ class CodeRequest(Request):
 class ChangePasswordRequest(Request):
     current_password: str = Field(min_length=1, max_length=MAX_PASSWORD * 4)
     new_password: str = Field(min_length=8, max_length=MAX_PASSWORD)
+    code: str | None = ReauthCode
 
 
 class PasswordRequest(Request):
     password: str = Field(min_length=1, max_length=MAX_PASSWORD * 4)
+    code: str | None = ReauthCode
 
 
 # Responses (examples show in the docs page)
@@ -159,7 +172,14 @@ USER_EXAMPLE = {
     "is_admin": False,
     "created_at": "2026-01-31T09:30:00Z",
     "pending_email": None,
+    "mfa": {"totp": False, "passkeys": 1, "recovery_codes_left": 0},
 }
+
+
+class MfaOut(BaseModel):
+    totp: bool = Field(description="Whether sign-in asks for an authenticator app code.")
+    passkeys: int = Field(description="How many passkeys can sign in to the account.")
+    recovery_codes_left: int = Field(description="Unused recovery codes.")
 
 
 class UserOut(BaseModel):
@@ -174,6 +194,7 @@ class UserOut(BaseModel):
     pending_email: str | None = Field(
         description="A new address waiting for its confirmation code, or null."
     )
+    mfa: MfaOut = Field(description="Second factors: authenticator app, passkeys, codes left.")
 
     @classmethod
     def of(cls, user) -> "UserOut":
@@ -185,6 +206,12 @@ class UserOut(BaseModel):
             is_admin=user.is_admin,
             created_at=user.created_at,
             pending_email=user.pending_email,
+            # Loaded with the user, in the same statement (portal/models.py).
+            mfa=MfaOut(
+                totp=bool(user.totp_enabled),
+                passkeys=user.passkey_count or 0,
+                recovery_codes_left=user.recovery_codes_left or 0,
+            ),
         )
 
 
@@ -291,8 +318,144 @@ class Problem(BaseModel):
         "invalid_credentials, invalid_token, token_expired, session_ended, "
         "email_not_verified, account_disabled, forbidden, not_found, method_not_allowed, "
         "invalid_code, code_expired, code_used_up, invalid_reset_token, username_taken, "
-        "request_too_large, unsupported_media_type, rate_limited."
+        "request_too_large, unsupported_media_type, rate_limited, mfa_required, "
+        "totp_already_enabled, totp_not_enabled."
     )
     errors: dict[str, list[str]] | None = Field(
         default=None, description="Messages per field (validation_error only)."
     )
+    mfa_token: str | None = Field(
+        default=None,
+        description="mfa_required only: spend it at POST /auth/mfa within 5 minutes.",
+    )
+    methods: list[str] | None = Field(
+        default=None,
+        description='mfa_required only: what /auth/mfa accepts, ["totp", "recovery_code"].',
+    )
+
+
+# Second factor and passkeys (DESIGN.md section 8)
+
+WebAuthnJSON = dict[str, Any]
+
+
+class ReauthRequest(Request):
+    """Re-authentication: the password, and a code when the account has an authenticator
+    app. Both may be left out within 10 minutes of a proof given on this session."""
+
+    password: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_PASSWORD * 4,
+        description="The account's password.",
+    )
+    code: str | None = ReauthCode
+
+
+class TotpCodeRequest(Request):
+    code: str = Field(
+        min_length=1,
+        max_length=16,
+        description="The 6-digit code the authenticator app shows.",
+        examples=["123456"],
+    )
+
+
+class TotpSetupOut(BaseModel):
+    secret: str = Field(description="Base32 secret, for typing into the app by hand.")
+    otpauth_uri: str = Field(description="otpauth://totp/... for a QR code.")
+
+
+class RecoveryCodesOut(BaseModel):
+    recovery_codes: list[str] = Field(
+        description="10 single-use codes, shown only now: ask the person to keep them."
+    )
+
+
+class MfaRequest(Request):
+    mfa_token: str = Field(
+        min_length=1, max_length=256, description="From the 403 mfa_required answer of login."
+    )
+    code: str | None = Field(
+        default=None, min_length=1, max_length=16, description="Authenticator app code."
+    )
+    recovery_code: str | None = Field(
+        default=None, min_length=1, max_length=64, description="Or one recovery code."
+    )
+    device_token: str | None = Field(
+        default=None, max_length=128, description="This app's device token, if it has one."
+    )
+
+
+class CreationOptionsOut(BaseModel):
+    publicKey: WebAuthnJSON = Field(
+        description="PublicKeyCredentialCreationOptions as WebAuthn JSON (base64url binary): "
+        "for PublicKeyCredential.parseCreationOptionsFromJSON or a platform passkey API."
+    )
+
+
+class RequestOptionsOut(BaseModel):
+    publicKey: WebAuthnJSON = Field(
+        description="PublicKeyCredentialRequestOptions as WebAuthn JSON (base64url binary)."
+    )
+    challenge_id: str = Field(description="Send it back with the assertion.")
+
+
+class PasskeyAddRequest(Request):
+    credential: WebAuthnJSON = Field(
+        description="The new credential as WebAuthn JSON (RegistrationResponseJSON: id, "
+        "rawId, type, response.clientDataJSON, response.attestationObject, "
+        "response.transports)."
+    )
+    name: str | None = Field(
+        default=None, max_length=64, description='What to call it ("MacBook Touch ID").'
+    )
+
+
+class PasskeySignInRequest(Request):
+    challenge_id: str = Field(min_length=1, max_length=64)
+    credential: WebAuthnJSON = Field(
+        description="The assertion as WebAuthn JSON (AuthenticationResponseJSON: id, rawId, "
+        "type, response.clientDataJSON, response.authenticatorData, response.signature, "
+        "response.userHandle)."
+    )
+    device_token: str | None = Field(
+        default=None, max_length=128, description="This app's device token, if it has one."
+    )
+
+
+class PasskeyRenameRequest(Request):
+    name: str = Field(min_length=1, max_length=64)
+
+
+class PasskeyOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "7d3f1c2a-9b8e-4f6d-a1c0-3e2b5d4f6a7c",
+                    "name": "MacBook Touch ID",
+                    "created_at": "2026-01-31T09:30:00Z",
+                    "last_used_at": None,
+                }
+            ]
+        }
+    )
+
+    id: UUID
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+    @classmethod
+    def of(cls, passkey) -> "PasskeyOut":
+        return cls(
+            id=passkey.id,
+            name=passkey.name,
+            created_at=passkey.created_at,
+            last_used_at=passkey.last_used_at,
+        )
+
+
+class PasskeyList(BaseModel):
+    passkeys: list[PasskeyOut] = Field(description="The account's passkeys, oldest first.")

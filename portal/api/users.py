@@ -12,7 +12,7 @@ from portal.api.schemas import (
 from portal.api.spec import operation
 from portal.api.tokens import current_session, current_user
 from portal.client import Client
-from portal.flows import FlowError, admin, invalid, profile, reauth
+from portal.flows import FlowError, admin, invalid, mfa, profile, reauth
 from portal.flows.validation import normalize_email
 
 
@@ -41,7 +41,8 @@ def update_me(data: ProfileUpdateRequest):
 
     Fields left out stay as they are. A new email is not used until confirmed: a code is sent
     to it and it shows as `pending_email` until POST /users/me/email/confirm. A new email
-    needs `password` (re-authentication); 5 wrong passwords in a row end the session.
+    needs `password` (re-authentication; and `code` when the account has an authenticator
+    app); 5 wrong in a row end the session.
     At most 5 codes an hour: 429 `rate_limited`.
     """
     user, session, client = current_user(), current_session(), Client.from_request()
@@ -54,12 +55,12 @@ def update_me(data: ProfileUpdateRequest):
     password = data.password
     if new_email and data.username is not None:
         # Likewise the password: a refused re-authentication leaves the username as it was.
-        reauth.confirm_identity(user, session, password, client)
+        reauth.confirm_identity(user, session, password, client, code=data.code)
         password = None  # proven a moment ago on this session
     if data.username is not None:
         profile.change_username(user, data.username, client)
     if new_email:
-        profile.request_email_change(user, data.email, password, session, client)
+        profile.request_email_change(user, data.email, password, session, client, code=data.code)
     return user_response(user)
 
 
@@ -96,7 +97,7 @@ def change_password(data: ChangePasswordRequest):
     """Change the password (the current one is required); every other session ends.
 
     A wrong `current_password` is 422 on that field; 5 wrong in a row end this session
-    (401 `session_ended`).
+    (401 `session_ended`). With an authenticator app on, `code` is required too.
     """
     profile.change_password(
         current_user(),
@@ -104,6 +105,7 @@ def change_password(data: ChangePasswordRequest):
         data.new_password,
         current_session(),
         Client.from_request(),
+        code=data.code,
     )
     return no_content()
 
@@ -113,9 +115,11 @@ def delete_me(data: PasswordRequest):
     """Delete the account for good (the password is required); every session ends.
 
     A wrong `password` is 422 on that field; 5 wrong in a row end this session (401
-    `session_ended`).
+    `session_ended`). With an authenticator app on, `code` is required too.
     """
-    profile.delete_account(current_user(), data.password, current_session(), Client.from_request())
+    profile.delete_account(
+        current_user(), data.password, current_session(), Client.from_request(), code=data.code
+    )
     return no_content()
 
 
@@ -125,5 +129,7 @@ def delete_user(user_id: str):
     user = current_user()
     if not user.is_admin:
         raise FlowError("forbidden", "Only admins can delete other accounts.")
+    if not mfa.admin_may_act(current_session()):
+        raise FlowError("forbidden", mfa.ADMIN_NEEDS_MFA)
     admin.delete_user(user, user_id, Client.from_request())
     return no_content()

@@ -38,3 +38,22 @@ class ForgotPasswordForm(PortalForm):
 
 class ResetPasswordForm(PortalForm):
     password = PasswordField("New password")
+
+
+class SecondStepForm(PortalForm):
+    code = StringField(
+        "6-digit code from your authenticator app",
+        render_kw={
+            "class": "code",
+            "inputmode": "numeric",
+            "maxlength": 6,
+            "pattern": "[0-9]*",
+            "autocomplete": "one-time-code",
+        },
+    )
+
+
+class RecoveryStepForm(PortalForm):
+    recovery_code = StringField(
+        "Recovery code", render_kw={"autocomplete": "off", "spellcheck": "false"}
+    )

@@ -1,21 +1,23 @@
 """Entrance views: translate forms to flows and flows back to pages."""
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import flash, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, logout_user
 
 from portal.auth import bp
 from portal.auth.forms import (
     EmptyForm,
     ForgotPasswordForm,
+    RecoveryStepForm,
     ResendForm,
     ResetPasswordForm,
+    SecondStepForm,
     SignInForm,
     SignUpForm,
     VerifyForm,
 )
 from portal.client import Client
 from portal.extensions import limiter
-from portal.flows import FlowError, notices, password_reset
+from portal.flows import FlowError, mfa, notices, passkeys, password_reset
 from portal.flows.signin import sign_in as sign_in_flow
 from portal.flows.signin import sign_out as sign_out_flow
 from portal.flows.signin import sign_out_everywhere as sign_out_everywhere_flow
@@ -142,6 +144,13 @@ def sign_in():
                 _bind_sign_up(error.extra["pending_id"], error.extra["email"])
                 flash(error.message, "info")
                 return go(url_for("auth.verify"))
+            if error.code == "mfa_required":
+                # The token stays in this browser's signed cookie; the code page spends it.
+                session["second_step"] = {
+                    "token": error.extra["mfa_token"],
+                    "next": safe_next(form.value("next"), url_for("profile.show")),
+                }
+                return go(url_for("auth.second_step"))
             form.show(error)
         else:
             start_browser_session(user_session)
@@ -149,6 +158,77 @@ def sign_in():
     return render_page_or_partial(
         "auth/sign_in.html", "auth/_sign_in_form.html", form_status(form), form=form
     )
+
+
+@bp.route("/signin/code", methods=["GET", "POST"])
+@limiter.limit("10 per minute; 100 per hour", methods=[SUBMIT])
+def second_step():
+    """After the right password: a code from the authenticator app, or a recovery code
+    (`?method=recovery`). The session starts only now."""
+    pending = session.get("second_step")
+    if not isinstance(pending, dict) or not pending.get("token"):
+        flash("Sign in with your password first.", "info")
+        return redirect(url_for("auth.sign_in"))
+    recovery = request.args.get("method") == "recovery"
+    form = RecoveryStepForm() if recovery else SecondStepForm()
+    if form.validate_on_submit():
+        try:
+            user_session = mfa.complete_second_step(
+                pending["token"],
+                Client.from_request(),
+                code=None if recovery else form.value("code"),
+                recovery_code=form.value("recovery_code") if recovery else None,
+                kind="web",
+                device_token=device_token(),
+            )
+        except FlowError as error:
+            if error.code == "invalid_token":
+                session.pop("second_step", None)
+                flash(error.message, "error")
+                return go(url_for("auth.sign_in"))
+            form.show(error)
+        else:
+            start_browser_session(user_session)
+            return go(safe_next(pending.get("next"), url_for("profile.show")))
+    return render_page_or_partial(
+        "auth/second_step.html",
+        "auth/_second_step_form.html",
+        form_status(form),
+        form=form,
+        recovery=recovery,
+    )
+
+
+def _json_refusal(error: FlowError, status: int):
+    return jsonify({"error": error.message, "code": error.code}), status
+
+
+@bp.post("/signin/passkey/options")
+@limiter.limit("30 per minute; 300 per hour")
+def passkey_options():
+    """WebAuthn request options for "Sign in with a passkey" and passkey autofill (JSON)."""
+    challenge_id, options = passkeys.authentication_options()
+    return jsonify({"publicKey": options, "challenge_id": challenge_id})
+
+
+@bp.post("/signin/passkey")
+@limiter.limit("10 per minute; 100 per hour")
+def passkey_sign_in():
+    """The browser's assertion (JSON); a passkey with user verification signs in at once."""
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}
+    try:
+        user_session = passkeys.sign_in_with_passkey(
+            body.get("challenge_id"),
+            body.get("credential"),
+            Client.from_request(),
+            kind="web",
+            device_token=device_token(),
+        )
+    except FlowError as error:
+        return _json_refusal(error, 403 if error.code == "account_disabled" else 401)
+    start_browser_session(user_session)
+    return jsonify({"redirect": safe_next(body.get("next"), url_for("profile.show"))})
 
 
 @bp.post("/signout")

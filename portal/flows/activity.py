@@ -40,6 +40,25 @@ KINDS = {
     "reauth_failed": "Wrong password to confirm a change",
     "session_ended_reauth": "Session ended: wrong passwords",
     "not_me_reported": "“This wasn't me” reported",
+    "mfa_enabled": "Two-step sign-in on",
+    "mfa_disabled": "Two-step sign-in off",
+    "mfa_reset": "Two-step sign-in reset",
+    "recovery_codes_replaced": "New recovery codes",
+    "recovery_code_used": "Recovery code used",
+    "second_step_failed": "Wrong sign-in code",
+    "passkey_added": "Passkey added",
+    "passkey_renamed": "Passkey renamed",
+    "passkey_removed": "Passkey removed",
+    "passkey_sign_in_failed": "Passkey refused",
+    "passkey_counter_refused": "Passkey refused: copied?",
+    "reauthenticated": "Confirmed it's you with a passkey",
+}
+
+SIGN_IN_METHODS = {
+    "email code": " with the emailed code",
+    "totp": " with an authenticator code",
+    "recovery_code": " with a recovery code",
+    "passkey": " with a passkey",
 }
 
 
@@ -146,8 +165,12 @@ def describe(event: SecurityEvent, *, for_owner: bool = True) -> str:
     if kind == "email_verified":
         return f"Email address {event.email} confirmed{_from(event)}"
     if kind == "signed_in":
-        via = " with the emailed code" if data.get("method") == "email code" else ""
+        via = SIGN_IN_METHODS.get(data.get("method"), "")
+        if data.get("method") == "passkey" and data.get("name"):
+            via = f" with the passkey “{data['name']}”"
         return f"Signed in{via}{_from(event)}"
+    if kind.startswith(("mfa_", "recovery_", "second_step", "passkey_", "reauthenticated")):
+        return _describe_second_factor(event, data, who if by_admin else "", your)
     if kind == "sign_in_failed":
         if event.user_id is None and data.get("login"):  # admins only: no account to show it
             return f"Wrong password for {data['login']}, which has no account{_from(event)}"
@@ -221,4 +244,44 @@ def describe(event: SecurityEvent, *, for_owner: bool = True) -> str:
         if kind == "admin_promoted":
             return f"Administrator rights given{how}"
         return f"Administrator rights taken away{how}"
+    return f"{label(kind)}{_from(event)}"
+
+
+def _describe_second_factor(event: SecurityEvent, data: dict, admin: str, your: str) -> str:
+    """Authenticator app, recovery codes and passkeys (DESIGN.md section 8)."""
+    kind, name = event.kind, data.get("name") or "a passkey"
+    if kind == "mfa_enabled":
+        return f"Two-step sign-in with an authenticator app turned on{_from(event)}"
+    if kind == "mfa_disabled":
+        return f"Two-step sign-in with an authenticator app turned off{_from(event)}"
+    if kind == "mfa_reset":
+        actor = admin or "An operator"
+        return (
+            f"{actor} reset two-step sign-in: authenticator app, recovery codes and passkeys "
+            f"removed{_because(data)}"
+        )
+    if kind == "recovery_codes_replaced":
+        return f"New recovery codes made{_from(event)}; the old ones no longer work"
+    if kind == "recovery_code_used":
+        left = data.get("left", "?")
+        return f"A recovery code was used{_from(event)} ({left} left)"
+    if kind == "second_step_failed":
+        return f"Right password but a wrong sign-in code{_from(event)}"
+    if kind == "passkey_added":
+        return f"Passkey “{name}” added{_from(event)}"
+    if kind == "passkey_renamed":
+        return f"Passkey “{data.get('old', '?')}” renamed to “{data.get('new', '?')}”"
+    if kind == "passkey_removed":
+        if admin:
+            return f"{admin} removed {your} passkey “{name}”{_because(data)}"
+        return f"Passkey “{name}” removed{_from(event)}"
+    if kind == "passkey_sign_in_failed":
+        return f"A passkey sign-in was refused{_from(event)}"
+    if kind == "passkey_counter_refused":
+        return (
+            f"The passkey “{name}” was refused{_from(event)}: its use counter went back, "
+            "as a copied authenticator's would"
+        )
+    if kind == "reauthenticated":
+        return f"Confirmed it's you with the passkey “{name}”{_from(event)}"
     return f"{label(kind)}{_from(event)}"

@@ -15,6 +15,7 @@ from portal.profile.forms import (
     PasswordForm,
     UsernameForm,
 )
+from portal.profile.second_factor import second_factor_context, second_factor_forms
 from portal.web import form_status, go
 
 
@@ -34,13 +35,16 @@ def _page(section: str | None = None, form=None):
         "confirm_form": EmailConfirmForm(formdata=None),
         "password_form": PasswordForm(formdata=None),
         "cancel_form": EmptyForm(formdata=None),
+        **second_factor_forms(),
     }
     status = 200
     if section:
         forms[f"{section}_form"] = form
         status = form_status(form)
     partial = f"profile/_{section}.html" if section else "profile/show.html"
-    return render_page_or_partial("profile/show.html", partial, status, user=current_user, **forms)
+    return render_page_or_partial(
+        "profile/show.html", partial, status, user=current_user, **second_factor_context(), **forms
+    )
 
 
 def _signed_out(error: FlowError):
@@ -86,6 +90,7 @@ def change_email():
                 form.value("password"),
                 current_user.session,
                 Client.from_request(),
+                code=form.value("code"),
             )
         except FlowError as error:
             if error.code == "session_ended":
@@ -133,6 +138,7 @@ def change_password():
                 form.value("new_password"),
                 current_user.session,
                 Client.from_request(),
+                code=form.value("code"),
             )
         except FlowError as error:
             if error.code == "session_ended":
@@ -152,7 +158,11 @@ def delete_account():
     if form.validate_on_submit():
         try:
             profile.delete_account(
-                current_user, form.value("password"), current_user.session, Client.from_request()
+                current_user,
+                form.value("password"),
+                current_user.session,
+                Client.from_request(),
+                code=form.value("code"),
             )
         except FlowError as error:
             if error.code == "session_ended":

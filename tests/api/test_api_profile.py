@@ -23,7 +23,9 @@ def test_me(api, user, tokens):
         "is_admin",
         "created_at",
         "pending_email",
+        "mfa",
     }
+    assert body["mfa"] == {"totp": False, "passkeys": 0, "recovery_codes_left": 0}
     assert response.headers["Cache-Control"] == "no-store"
 
 
