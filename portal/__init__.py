@@ -39,7 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     _init_login(app)
     _enable_sqlite_foreign_keys(app)
 
-    from portal import errors, health
+    from portal import errors, health, wellknown
     from portal.activity import bp as activity_bp
     from portal.admin import bp as admin_bp
     from portal.api import bp as api_bp
@@ -48,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from portal.sessions import bp as sessions_bp
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(wellknown.bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(profile_bp)
     app.register_blueprint(sessions_bp)

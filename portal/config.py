@@ -29,7 +29,8 @@ def _defaults(instance_path: str) -> dict:
         "DATABASE_URL": None,
         "SECRET_KEY": None,
         "JWT_SECRET_KEY": None,
-        "PORTAL_BASE_URL": "http://127.0.0.1:5000",
+        # Its host is the passkeys' RP ID, and browsers refuse passkeys on an IP address.
+        "PORTAL_BASE_URL": "http://localhost:5000",
         "MAIL_BACKEND": None,
         # "worker": `flask --app portal mail worker` delivers the outbox (production);
         # "inline": the app process delivers right after each response (development, tests).
@@ -40,6 +41,19 @@ def _defaults(instance_path: str) -> dict:
         "RATELIMIT_STORAGE_URI": "memory://",
         # How many reverse proxies in front of the app set X-Forwarded-For (0: trust none).
         "PROXY_FIX_HOPS": 0,
+        # Second factor and passkeys (DESIGN.md section 8). MFA_KEYS: Fernet keys, newest
+        # first, comma-separated (portal/crypto.py); unset, one is derived from SECRET_KEY.
+        "MFA_KEYS": None,
+        "ADMIN_REQUIRE_MFA": False,
+        "WEBAUTHN_RP_ID": None,  # the host of PORTAL_BASE_URL when unset
+        "WEBAUTHN_RP_NAME": "Portal",
+        # Extra origins allowed to use the passkeys, comma-separated: native apps
+        # ("android:apk-key-hash:..."), sibling sites under the RP ID.
+        "WEBAUTHN_ORIGINS": "",
+        # Native apps that share the passkeys, served in /.well-known: Android as
+        # "package.name:SHA256:FINGER:PRINT", iOS as "TEAMID.bundle.id"; comma-separated.
+        "WEBAUTHN_ANDROID_APPS": "",
+        "WEBAUTHN_IOS_APPS": "",
         # Not environment settings: fixed rules of the portal, overridable in tests only.
         "ARGON2_TIME_COST": 2,
         "ARGON2_MEMORY_COST": 19 * 1024,  # KiB: OWASP minimum for argon2id
@@ -87,6 +101,13 @@ ENV_NAMES = (
     "RESEND_API_KEY",
     "RATELIMIT_STORAGE_URI",
     "PROXY_FIX_HOPS",
+    "MFA_KEYS",
+    "ADMIN_REQUIRE_MFA",
+    "WEBAUTHN_RP_ID",
+    "WEBAUTHN_RP_NAME",
+    "WEBAUTHN_ORIGINS",
+    "WEBAUTHN_ANDROID_APPS",
+    "WEBAUTHN_IOS_APPS",
 )
 
 
@@ -170,6 +191,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         raise ConfigError("MAIL_BACKEND=resend needs RESEND_API_KEY")
 
     config["PORTAL_BASE_URL"] = config["PORTAL_BASE_URL"].rstrip("/")
+    _check_second_factor_settings(config)
     # The cookie may outlive the session row's expiry: the row decides (flows/sessions.py).
     config["PERMANENT_SESSION_LIFETIME"] = config["WEB_SESSION_LIFETIME"]
     config["JWT_REFRESH_TOKEN_EXPIRES"] = config["API_SESSION_IDLE"]
@@ -188,3 +210,36 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     config["WTF_CSRF_TIME_LIMIT"] = None
     config["SQLALCHEMY_TRACK_MODIFICATIONS"] = False
     return config
+
+
+TRUE_WORDS = ("1", "true", "yes", "on")
+
+
+def _check_second_factor_settings(config: dict) -> None:
+    """MFA_KEYS must be Fernet keys; the RP ID must be the base URL's host or a parent domain
+    of it (browsers refuse anything else)."""
+    from urllib.parse import urlsplit
+
+    from cryptography.fernet import Fernet
+
+    require = config["ADMIN_REQUIRE_MFA"]
+    if isinstance(require, str):
+        config["ADMIN_REQUIRE_MFA"] = require.strip().lower() in TRUE_WORDS
+    for key in (config["MFA_KEYS"] or "").split(","):
+        if not key.strip():
+            continue
+        try:
+            Fernet(key.strip().encode())
+        except ValueError:
+            raise ConfigError(
+                "MFA_KEYS must be Fernet keys separated by commas, newest first "
+                "(python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())')"
+            ) from None
+    host = (urlsplit(config["PORTAL_BASE_URL"]).hostname or "").lower()
+    rp_id = (config["WEBAUTHN_RP_ID"] or "").strip().lower()
+    if rp_id and host != rp_id and not host.endswith("." + rp_id):
+        raise ConfigError(
+            f"WEBAUTHN_RP_ID must be the host of PORTAL_BASE_URL ({host}) or a parent "
+            f"domain of it, not {rp_id}"
+        )
