@@ -125,9 +125,7 @@ class SoftAuthenticator:
         if credential is None:
             allowed = {unb64url(c["id"]) for c in options.get("allowCredentials") or []}
             matching = [
-                c
-                for c in self.credentials
-                if c.rp_id == rp_id and (not allowed or c.id in allowed)
+                c for c in self.credentials if c.rp_id == rp_id and (not allowed or c.id in allowed)
             ]
             credential = matching[-1]
         if sign_count is None:
