@@ -545,3 +545,49 @@ def test_a_sign_in_from_a_new_device_is_announced_and_can_be_reported(user, new_
     sign_in(laptop)
     deliver_held_mail()  # within 10 minutes of the first notice: it waits, then goes
     assert kinds_sent(outbox) == ["new_sign_in"]
+
+
+def test_admins_read_locks_reauthentication_failures_and_reports_in_plain_words(
+    auth, user, make_user, new_browser, outbox
+):
+    make_user(email="root@example.com", username="root", admin=True)
+    auth.post(
+        "/profile/password",
+        {"current_password": "not it", "new_password": STRONG_PASSWORD},
+        form_page="/profile",
+    )
+    for n in range(10):
+        sign_in(new_browser(), "nobody", f"wrong {n}")
+    for n in range(10):
+        sign_in(new_browser(), password=f"wrong {n}")
+    clock.advance(timedelta(minutes=16))
+    admin = new_browser()
+    admin.sign_in("root@example.com")
+
+    page = admin.get("/admin/events").get_data(as_text=True)
+
+    assert "Wrong password given to confirm a change" in page
+    assert "Too many wrong passwords or codes: new tries must wait 15 minutes" in page
+    assert "Wrong password for nobody, which has no account" in page
+    user_page = admin.get(f"/admin/users/{user.id}").get_data(as_text=True)
+    assert "Sign-in lock" in user_page
+
+
+def test_an_admin_sees_the_lock_and_unlocks_it(user, make_user, new_browser):
+    make_user(email="root@example.com", username="root", admin=True)
+    admin = new_browser()
+    admin.sign_in("root@example.com")
+    for n in range(10):
+        sign_in(new_browser(), password=f"wrong {n}")
+    page = admin.get(f"/admin/users/{user.id}").get_data(as_text=True)
+    assert "Locked until" in page and "Unlock sign-in" in page
+
+    response = admin.post(f"/admin/users/{user.id}/unlock", {}, form_page=f"/admin/users/{user.id}")
+
+    assert response.status_code == 303
+    assert "Unlock sign-in" not in admin.get(f"/admin/users/{user.id}").get_data(as_text=True)
+    assert sign_in(new_browser()).status_code == 303
+    unlocked = db.session.scalar(
+        select(SecurityEvent).where(SecurityEvent.kind == "account_unlocked")
+    )
+    assert unlocked.actor_id is not None
