@@ -4,7 +4,7 @@ PYTHON  ?= python3
 BIN      = $(VENV)/bin
 STAMP    = $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test lint format serve clean
+.PHONY: install run test chromium lint format serve clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,14 +15,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Serve the portal at http://127.0.0.1:5000 on the embedded SQLite database, emails on the console.
+## Serve the portal at http://localhost:5000 (passkeys need a host name, not an IP) on the
+## embedded SQLite database, emails on the console.
 run: $(STAMP)
 	$(BIN)/flask --app portal db upgrade
 	$(BIN)/flask --app portal run --host 127.0.0.1 --port 5000
 
-## The whole test suite on PostgreSQL (TEST_DATABASE_URL, else postgres@127.0.0.1:5432).
-test: $(STAMP)
+## The whole test suite on PostgreSQL (TEST_DATABASE_URL, else postgres@127.0.0.1:5432),
+## browser tests included (Debian's chromium, installed here when missing and allowed).
+test: $(STAMP) chromium
 	$(BIN)/pytest -q
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && \
+	  apt-get install -y -qq --no-install-recommends chromium fonts-liberation) || \
+	  echo "No chromium (apt-get install chromium): the browser tests will be skipped"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -87,6 +87,18 @@
     });
   }
 
+  // Go to the page the server names; the same page (only the #part differs) is reloaded, so
+  // it shows what just changed.
+  function go(url) {
+    var target = new URL(url, window.location.href);
+    if (target.pathname === window.location.pathname && target.search === window.location.search) {
+      window.location.hash = target.hash;
+      window.location.reload();
+    } else {
+      window.location.assign(target.href);
+    }
+  }
+
   function say(box, message) {
     if (!box) return;
     box.textContent = message;
@@ -113,7 +125,7 @@
     function finish(options, credential) {
       return post(signInUrl, {
         challenge_id: options.challenge_id, credential: credentialJSON(credential), next: next,
-      }).then(function (data) { window.location.assign(data.redirect); });
+      }).then(function (data) { go(data.redirect); });
     }
 
     function startAutofill() {
@@ -158,7 +170,7 @@
           .then(function (credential) {
             return post(form.action, { name: name, credential: credentialJSON(credential) });
           });
-      }).then(function (data) { window.location.assign(data.redirect); })
+      }).then(function (data) { go(data.redirect); })
         .catch(function (error) {
           say(status, cancelled(error) ? "No passkey was added." : error.message);
         });
@@ -178,7 +190,7 @@
               challenge_id: options.challenge_id, credential: credentialJSON(credential),
             });
           });
-      }).then(function (data) { window.location.assign(data.redirect); })
+      }).then(function (data) { go(data.redirect); })
         .catch(function (error) {
           say(status, cancelled(error) ? "No passkey was used." : error.message);
         });
