@@ -58,10 +58,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api_bp)
     errors.init_app(app)
 
-    from portal.cli import mail_cli, users_cli
+    from portal.cli import mail_cli, maintenance_cli, users_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(mail_cli)
+    app.cli.add_command(maintenance_cli)
 
     @app.context_processor
     def inject_version():

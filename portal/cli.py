@@ -144,3 +144,20 @@ def mail_worker(once: bool, interval: float) -> None:
     signal.signal(signal.SIGINT, stop)
     handled = outbox.worker_loop(once=once, interval=interval, stop=lambda: bool(stopping))
     click.echo(f"Mail worker stopped after {handled} message(s).")
+
+
+maintenance_cli = AppGroup("maintenance", help="Housekeeping for operators.")
+
+
+@maintenance_cli.command("prune")
+@click.option("--batch", default=1000, show_default=True, help="Rows per transaction.")
+def prune_command(batch: int) -> None:
+    """Remove ended sessions, spent codes, expired sign-ups, old events and delivered emails
+    (in batches; safe while serving; run it from cron or the compose `prune` service)."""
+    from portal.prune import prune
+
+    def report(name: str, count: int) -> None:
+        click.echo(f"{count:>8}  {name}")
+
+    removed = prune(batch, report)
+    click.echo(f"{sum(removed.values()):>8}  removed in all")

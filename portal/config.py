@@ -35,6 +35,8 @@ def _defaults(instance_path: str) -> dict:
         # "worker": `flask --app portal mail worker` delivers the outbox (production);
         # "inline": the app process delivers right after each response (development, tests).
         "MAIL_DELIVERY": None,
+        # `flask --app portal maintenance prune` keeps security events this long.
+        "EVENT_RETENTION_DAYS": 365,
         "MAIL_FROM": "Portal <noreply@localhost>",
         "MAIL_FILE_DIR": os.path.join(instance_path, "mail"),
         "RESEND_API_KEY": None,
@@ -96,6 +98,7 @@ ENV_NAMES = (
     "PORTAL_BASE_URL",
     "MAIL_BACKEND",
     "MAIL_DELIVERY",
+    "EVENT_RETENTION_DAYS",
     "MAIL_FROM",
     "MAIL_FILE_DIR",
     "RESEND_API_KEY",
@@ -205,6 +208,12 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         config["PROXY_FIX_HOPS"] = int(config["PROXY_FIX_HOPS"])
     except ValueError:
         raise ConfigError("PROXY_FIX_HOPS must be a whole number") from None
+    try:
+        config["EVENT_RETENTION_DAYS"] = int(config["EVENT_RETENTION_DAYS"])
+    except ValueError:
+        raise ConfigError("EVENT_RETENTION_DAYS must be a whole number of days") from None
+    if config["EVENT_RETENTION_DAYS"] < 1:
+        raise ConfigError("EVENT_RETENTION_DAYS must be at least 1")
     config["RATELIMIT_HEADERS_ENABLED"] = True
     # CSRF tokens live as long as the browser session, so a form left open still works.
     config["WTF_CSRF_TIME_LIMIT"] = None

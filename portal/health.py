@@ -28,3 +28,19 @@ def ready():
         db.session.rollback()
         return jsonify(status="unavailable", database="unreachable"), 503
     return {"status": "ok", "database": "ok"}
+
+
+@bp.get("/health/queue")
+@limiter.exempt
+def queue():
+    """How long the oldest due email has waited (never part of readiness: a Resend outage
+    must not take replicas out)."""
+    from portal import outbox
+
+    try:
+        age = outbox.pending_age()
+    except Exception:
+        db.session.rollback()
+        return jsonify(status="unavailable", database="unreachable"), 503
+    seconds = 0 if age is None else int(age.total_seconds())
+    return {"status": "ok", "oldest_pending_seconds": seconds}

@@ -28,3 +28,23 @@ def test_request_id_is_returned_and_taken_from_the_caller(client):
         client.get("/health", headers={"X-Request-ID": "bad id!"}).headers["X-Request-ID"]
         != "bad id!"
     )
+
+
+def test_health_queue_reports_the_oldest_due_email(app, client, user):
+    from datetime import timedelta
+
+    from portal import clock
+    from portal.extensions import db
+    from portal.flows import accounts
+
+    assert client.get("/health/queue").get_json() == {"status": "ok", "oldest_pending_seconds": 0}
+    app.config["MAIL_DELIVERY"] = "worker"  # nothing delivers: the message waits
+    with app.test_request_context("/"):
+        accounts.send("alice@example.com", "account_exists", user=user)
+        db.session.commit()
+    clock.advance(timedelta(minutes=5))
+
+    body = client.get("/health/queue").get_json()
+
+    assert body["status"] == "ok" and 299 <= body["oldest_pending_seconds"] <= 301
+    assert client.get("/health/db").status_code == 200  # readiness never waits on the queue
