@@ -73,14 +73,14 @@ def list_passkeys():
 @operation(
     bp,
     "PATCH",
-    "/users/me/passkeys/<passkey_id>",
+    "/users/me/passkeys/<uuid:passkey_id>",
     tag="passkeys",
     body=PasskeyRenameRequest,
     response=PasskeyOut,
     auth=True,
     errors=(404,),
 )
-def rename_passkey(passkey_id: str, data: PasskeyRenameRequest):
+def rename_passkey(passkey_id, data: PasskeyRenameRequest):
     """Rename a passkey (anyone else's is 404)."""
     passkey = passkeys.rename_passkey(current_user(), passkey_id, data.name, Client.from_request())
     return PasskeyOut.of(passkey).model_dump(mode="json")
@@ -89,14 +89,14 @@ def rename_passkey(passkey_id: str, data: PasskeyRenameRequest):
 @operation(
     bp,
     "DELETE",
-    "/users/me/passkeys/<passkey_id>",
+    "/users/me/passkeys/<uuid:passkey_id>",
     tag="passkeys",
     status=204,
     body=ReauthRequest,
     auth=True,
     errors=(404,),
 )
-def remove_passkey(passkey_id: str, data: ReauthRequest):
+def remove_passkey(passkey_id, data: ReauthRequest):
     """Remove a passkey: it no longer signs in (anyone else's is 404).
 
     Needs re-authentication (`password`, and `code` with an authenticator app on).
