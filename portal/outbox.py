@@ -42,6 +42,9 @@ RETRY_WINDOW = timedelta(hours=23)
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=1)
 DIGEST = "security_digest"
+UNREADABLE = "cannot decrypt (MFA_KEYS lost the key?)"
+STATUSES = ("pending", "sent", "failed", "dropped")
+PAGE_SIZE = 50
 
 JOBS: dict[str, Callable] = {}
 
@@ -178,7 +181,7 @@ def _handle(row: OutboxMessage, now) -> None:
     try:
         data = _open(row.payload)
     except crypto.InvalidToken:
-        _finish(row, "failed", error="cannot decrypt (MFA_KEYS lost the key?)")
+        _finish(row, "failed", error=UNREADABLE)
         return
     if row.kind.startswith("job:"):
         _run_job(row, data)
@@ -212,7 +215,8 @@ def _run_job(row: OutboxMessage, data: dict) -> None:
 
 def _finish(row: OutboxMessage, status: str, *, error: str | None = None) -> None:
     row.status = status
-    row.payload = None  # secrets go once they are no longer needed
+    if status != "failed" or error == UNREADABLE:
+        row.payload = None  # secrets go once no one can need them (a failed row may be retried)
     if error:
         row.last_error = error[:200]
 
@@ -270,3 +274,40 @@ def worker_loop(*, once: bool = False, interval: float = 1.0, stop=lambda: False
         if not handled:
             time.sleep(interval)
     return total
+
+
+def listing(status: str | None = None, before: int | None = None, limit: int = PAGE_SIZE):
+    """Admins' view of the queue, newest first: kind, recipient, status, error, age; never
+    the content (it stays encrypted). Keyset pagination on id."""
+    from portal.flows.activity import Page
+
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc())
+    if status in STATUSES:
+        query = query.where(OutboxMessage.status == status)
+    if isinstance(before, int) and 0 < before < 2**63:
+        query = query.where(OutboxMessage.id < before)
+    rows = list(db.session.scalars(query.limit(limit + 1)))
+    items = rows[:limit]
+    return Page(items, next_cursor=items[-1].id if len(rows) > limit else None)
+
+
+def retry(admin, message_id: int, client: Client) -> OutboxMessage:
+    """An admin sends a failed message again: a fresh 23-hour window and idempotency key
+    (the old key's 24 hours at Resend may be over). Recorded."""
+    from portal.flows import FlowError, events
+
+    row = db.session.get(OutboxMessage, message_id, with_for_update=True)
+    if row is None or row.status != "failed" or row.payload is None:
+        raise FlowError(
+            "not_found", "Only a failed message that still has its content can be sent again."
+        )
+    row.status = "pending"
+    row.attempts = 0
+    row.created_at = row.available_at = clock.utcnow()
+    row.idempotency_key = uuid.uuid4().hex
+    events.record(
+        "email_retried", None, client=client, actor=admin, kind_of_email=row.kind, message=row.id
+    )
+    db.session.commit()
+    _deliver_inline_later()
+    return row

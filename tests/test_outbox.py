@@ -1,13 +1,12 @@
 """The email outbox: queued with the change, delivered once, secrets encrypted and erased,
 expired secrets dropped, failures retried with backoff, notices merged (DESIGN.md 6-7)."""
 
-import contextvars
 from datetime import timedelta
 
 import pytest
 import responses
 from sqlalchemy import func, select, text
-from web_helpers import PASSWORD, STRONG_PASSWORD, kinds_sent, last_code
+from web_helpers import PASSWORD, STRONG_PASSWORD, kinds_sent, last_code, with_app
 
 from portal import clock
 from portal import outbox as delivery
@@ -117,27 +116,16 @@ def resend_app(make_app):
     return make_app(MAIL_BACKEND="resend", RESEND_API_KEY="re_test", MAIL_DELIVERY="worker")
 
 
-def in_own_context(fn):
-    """Run in a context of its own, as each request of the test client does (tests/
-    web_helpers.py ClosingClient), so another app's context never nests in the test's."""
-    return contextvars.Context().run(fn)
-
-
 def queue_one(app, user) -> None:
     def queue():
-        with app.test_request_context("/"):
-            accounts.send("alice@example.com", "account_exists", user=db.session.merge(user))
-            db.session.commit()
+        accounts.send("alice@example.com", "account_exists", user=db.session.merge(user))
+        db.session.commit()
 
-    in_own_context(queue)
+    with_app(app, queue, request=True)
 
 
 def deliver_with(app) -> int:
-    def deliver():
-        with app.app_context():
-            return delivery.deliver_due()
-
-    return in_own_context(deliver)
+    return with_app(app, delivery.deliver_due)
 
 
 def test_failures_are_retried_with_growing_waits_then_given_up_within_a_day(resend_app, user):
@@ -152,7 +140,7 @@ def test_failures_are_retried_with_growing_waits_then_given_up_within_a_day(rese
             db.session.expire_all()
             waits.append((rows()[0].available_at - before).total_seconds())
     row = rows()[0]
-    assert row.status == "failed" and row.payload is None and row.attempts > 5
+    assert row.status == "failed" and row.attempts > 5  # content kept (encrypted) for a retry
     assert clock.utcnow() - row.created_at <= timedelta(hours=23)
     growing = waits[:-1]
     assert growing[0] < 60 and max(growing) <= 1.5 * 3600

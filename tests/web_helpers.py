@@ -132,6 +132,24 @@ def kinds_sent(outbox) -> list[str]:
     return [k for m in outbox for k in m.get("kinds", [m["kind"]])]
 
 
+def in_own_context(fn):
+    """Run `fn` in a contextvars context of its own, as each request of the test client does
+    (ClosingClient), so another app's context never nests in the test's own."""
+    return contextvars.Context().run(fn)
+
+
+def with_app(app, fn, *, request: bool = False):
+    """`fn()` inside another app's context (e.g. one from `make_app`), on the test's
+    transaction like that app's requests."""
+
+    def run():
+        context = app.test_request_context("/") if request else app.app_context()
+        with context:
+            return fn()
+
+    return in_own_context(run)
+
+
 def mail_files(app) -> list[dict]:
     directory = app.config["MAIL_FILE_DIR"]
     if not os.path.isdir(directory):

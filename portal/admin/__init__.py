@@ -24,4 +24,4 @@ def require_admin():
     return None
 
 
-from portal.admin import views  # noqa: E402, F401
+from portal.admin import outbox, views  # noqa: E402, F401

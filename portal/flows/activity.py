@@ -37,6 +37,7 @@ KINDS = {
     "admin_demoted": "No longer an admin",
     "guessing_locked": "Sign-in locked: too many wrong tries",
     "account_unlocked": "Sign-in unlocked",
+    "email_retried": "Failed email sent again",
     "reauth_failed": "Wrong password to confirm a change",
     "session_ended_reauth": "Session ended: wrong passwords",
     "not_me_reported": "“This wasn't me” reported",
