@@ -78,3 +78,18 @@ def migrate_fresh(url: str, tmp_path) -> None:
     with app.app_context():
         upgrade()
         db.engine.dispose()
+
+
+def add_sessions(user, count: int, *, kind="web") -> None:
+    """`count` more active sessions of `user`, one a minute apart (older than any sign-in)."""
+    db.session.execute(
+        text(
+            "INSERT INTO sessions (id, user_id, kind, user_agent, device_label, ip_address, "
+            "created_at, last_seen_at, expires_at, reauth_failures) "
+            "SELECT gen_random_uuid(), :user, :kind, '', 'Old device ' || n, '198.51.100.1', "
+            "now() - interval '1 hour' - n * interval '1 minute', now(), "
+            "now() + interval '2 days', 0 FROM generate_series(1, :count) AS n"
+        ),
+        {"user": user.id, "kind": kind, "count": count},
+    )
+    db.session.commit()

@@ -285,6 +285,10 @@ class SessionOut(BaseModel):
 
 class SessionList(BaseModel):
     sessions: list[SessionOut] = Field(description="Active sessions, newest first.")
+    next_cursor: str | None = Field(
+        default=None,
+        description="Null on the last page; otherwise GET /sessions?cursor=<this> for more.",
+    )
 
 
 class Accepted(BaseModel):

@@ -1,20 +1,36 @@
 """/sessions: the account's signed-in devices, web and API alike (one list)."""
 
+from flask import request
+
 from portal.api import bp
 from portal.api.auth import no_content
 from portal.api.schemas import SessionList, SessionOut
 from portal.api.spec import operation
 from portal.api.tokens import current_session, current_user
 from portal.client import Client
+from portal.flows import invalid
 from portal.flows import sessions as flows
 
 
 @operation(bp, "GET", "/sessions", tag="sessions", response=SessionList, auth=True)
 def list_sessions():
-    """Every active session of the account, newest first; `is_current` marks this one."""
+    """Active sessions of the account, newest first; `is_current` marks this one.
+
+    Up to 100 at a time (`?limit=1..100`, default 100: under the cap of 100 active sessions
+    that is every one); `next_cursor` is null on the last page, else pass it back as
+    `?cursor=` for the next.
+    """
+    limit = request.args.get("limit", flows.API_SESSIONS_PAGE)
+    try:
+        limit = int(limit)
+    except (TypeError, ValueError):
+        limit = 0
+    if not 1 <= limit <= flows.API_SESSIONS_PAGE:
+        raise invalid({"limit": ["Use a whole number from 1 to 100."]})
     current = current_session()
-    items = [SessionOut.of(s, current.id) for s in flows.active_sessions(current_user())]
-    return SessionList(sessions=items).model_dump(mode="json")
+    page = flows.sessions_page(current_user(), request.args.get("cursor") or None, limit)
+    items = [SessionOut.of(s, current.id) for s in page.items]
+    return SessionList(sessions=items, next_cursor=page.next_cursor).model_dump(mode="json")
 
 
 @operation(

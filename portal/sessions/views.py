@@ -1,6 +1,6 @@
 """Sessions views: list, end one (HTMX removes the row in place), end all others."""
 
-from flask import abort, flash, render_template, url_for
+from flask import abort, flash, render_template, request, url_for
 from flask_login import current_user, login_required, logout_user
 
 from portal.client import Client
@@ -15,10 +15,17 @@ from portal.web import go
 @bp.get("/sessions")
 @login_required
 def index():
-    """Every active session of this account, newest first."""
+    """Every active session of this account, newest first, 50 to a page."""
+    cursor = request.args.get("cursor") or None
+    try:
+        page = flows.sessions_page(current_user, cursor)
+    except FlowError:
+        return go(url_for("sessions.index"))  # an old or mangled link: start over
     return render_template(
         "sessions/index.html",
-        sessions=flows.active_sessions(current_user),
+        sessions=page.items,
+        next_cursor=page.next_cursor,
+        first_page=cursor is None,
         current_id=current_user.session.id,
         form=EmptyForm(),
     )
