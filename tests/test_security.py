@@ -3,6 +3,7 @@ logs."""
 
 import logging
 import re
+import uuid
 from urllib.parse import urlsplit
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy import select
 from web_helpers import PASSWORD, STRONG_PASSWORD, csrf_token_in, last_code, last_link
 
 from portal.extensions import db
-from portal.logs import JSONFormatter
+from portal.logs import render
 from portal.models import User, UserSession
 from portal.passwords import hash_password, verify_password
 
@@ -34,6 +35,20 @@ STATE_CHANGES = [
     ("POST", "/sessions/{sid}/end"),
     ("DELETE", "/sessions/{sid}/end"),
     ("POST", "/sessions/end-others"),
+    ("POST", "/signin/code"),
+    ("POST", "/signin/passkey/options"),
+    ("POST", "/signin/passkey"),
+    ("POST", "/profile/confirm"),
+    ("POST", "/profile/confirm/passkey/options"),
+    ("POST", "/profile/confirm/passkey"),
+    ("POST", "/profile/totp"),
+    ("POST", "/profile/totp/setup"),
+    ("POST", "/profile/totp/disable"),
+    ("POST", "/profile/recovery-codes"),
+    ("POST", "/profile/passkeys/options"),
+    ("POST", "/profile/passkeys"),
+    ("POST", "/profile/passkeys/{passkey_id}/rename"),
+    ("POST", "/profile/passkeys/{passkey_id}/remove"),
 ]
 
 
@@ -99,7 +114,7 @@ def test_state_changes_without_a_csrf_token_are_refused(
     }
 
     response = auth.client.open(
-        path.format(token=token, sid=sid),
+        path.format(token=token, sid=sid, passkey_id=uuid.uuid4()),
         method=method,
         data=data,
         headers={"HX-Request": "true"} if method == "DELETE" else {},
@@ -178,8 +193,7 @@ def test_no_password_code_or_token_reaches_the_logs(browser, outbox, caplog, cap
     browser.post(urlsplit(link).path, {"password": new_password}, form_page=urlsplit(link).path)
     browser.post("/signin", {"login": "bob", "password": "a wrong password typed"})
 
-    formatter = JSONFormatter()
-    logged = "\n".join(formatter.format(r) for r in caplog.records)
+    logged = "\n".join(render(r) for r in caplog.records)
     logged += capsys.readouterr().out
     assert "email_sent" in logged and "request" in logged  # the logs were captured
     for secret in (STRONG_PASSWORD, code, token, new_password, "a wrong password typed"):

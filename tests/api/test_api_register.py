@@ -53,6 +53,7 @@ def test_register_emails_a_code_and_verify_signs_in(api, outbox):
         "is_admin": False,
         "created_at": body["user"]["created_at"],
         "pending_email": None,
+        "mfa": {"totp": False, "passkeys": 0, "recovery_codes_left": 0},
     }
     session = db.session.scalar(select(UserSession).where(UserSession.user_id == user.id))
     assert session.kind == "api" and session.refresh_jti
