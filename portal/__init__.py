@@ -58,6 +58,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api_bp)
     errors.init_app(app)
 
+    from portal import metrics, tracing
+
+    metrics.init_app(app)  # GET /metrics, request counts and latency
+    tracing.init_app(app)  # only when OTEL_EXPORTER_OTLP_ENDPOINT is set
+
     from portal.cli import mail_cli, maintenance_cli, users_cli
 
     app.cli.add_command(users_cli)

@@ -56,6 +56,13 @@ def _defaults(instance_path: str) -> dict:
         # "package.name:SHA256:FINGER:PRINT", iOS as "TEAMID.bundle.id"; comma-separated.
         "WEBAUTHN_ANDROID_APPS": "",
         "WEBAUTHN_IOS_APPS": "",
+        # Observability (README "Operations"). GET /metrics answers 404 until a token is set.
+        "METRICS_TOKEN": None,
+        # `flask mail worker` serves its own /metrics here ("9100" or "host:9100").
+        "METRICS_WORKER_PORT": None,
+        # Traces go to this OTLP collector; unset, OpenTelemetry is not even imported.
+        "OTEL_EXPORTER_OTLP_ENDPOINT": None,
+        "TRACING_EXPORTER": None,  # tests only: a span exporter object instead of OTLP
         # Not environment settings: fixed rules of the portal, overridable in tests only.
         "ARGON2_TIME_COST": 2,
         "ARGON2_MEMORY_COST": 19 * 1024,  # KiB: OWASP minimum for argon2id
@@ -111,6 +118,9 @@ ENV_NAMES = (
     "WEBAUTHN_ORIGINS",
     "WEBAUTHN_ANDROID_APPS",
     "WEBAUTHN_IOS_APPS",
+    "METRICS_TOKEN",
+    "METRICS_WORKER_PORT",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
 )
 
 
@@ -193,6 +203,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     if config["MAIL_BACKEND"] == "resend" and not config["RESEND_API_KEY"]:
         raise ConfigError("MAIL_BACKEND=resend needs RESEND_API_KEY")
 
+    if production and config["METRICS_TOKEN"] and len(config["METRICS_TOKEN"]) < 32:
+        raise ConfigError("METRICS_TOKEN must be at least 32 random characters")
     config["PORTAL_BASE_URL"] = config["PORTAL_BASE_URL"].rstrip("/")
     _check_second_factor_settings(config)
     # The cookie may outlive the session row's expiry: the row decides (flows/sessions.py).

@@ -1,6 +1,6 @@
-"""One JSON object per log line on stdout, each with the request id (X-Request-ID)."""
+"""One JSON object per log line on stdout (python-json-logger), each with the request id
+(X-Request-ID), and one line per request; never a password, code or token."""
 
-import json
 import logging
 import re
 import sys
@@ -8,43 +8,114 @@ import time
 import uuid
 
 from flask import Flask, g, has_request_context, request
+from pythonjsonlogger.json import JsonFormatter
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
-# Reset links carry their token in the path; servers' own request lines (the development
-# server's) pass through this formatter too, so the token is cut out of every message.
-_RESET_TOKEN_RE = re.compile(r"/(reset|not-me)/[^\s\"?]+")
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+# Every URL path that carries a secret in its next segment: the one list that logs and
+# exported traces (portal/tracing.py) redact. tests/test_logs.py checks that every route
+# with a token-like variable is on it.
+SECRET_PATHS = ("/reset/", "/not-me/")
+_SECRET_PATH_RE = re.compile(
+    "(" + "|".join(re.escape(p) for p in SECRET_PATHS) + r")[^\s\"'?#/<>]+"
+)
 # Never logged, whatever a caller puts in `extra`.
 _SECRET_KEYS = {"password", "code", "token", "refresh_token", "access_token", "secret"}
+_RECORD_KEYS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
-class JSONFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": _RESET_TOKEN_RE.sub("/reset/…", record.getMessage()),
-        }
-        if has_request_context():
-            entry["request_id"] = getattr(g, "request_id", None)
-        for key, value in vars(record).items():
-            if key not in _STANDARD and key not in _SECRET_KEYS and not key.startswith("_"):
-                entry[key] = (
-                    value if isinstance(value, (int, float, bool, type(None))) else str(value)
-                )
+def redact(text: str) -> str:
+    """`text` with the secret of every secret-carrying URL path cut out."""
+    return _SECRET_PATH_RE.sub(r"\1…", text) if "/" in text else text
+
+
+def _clean(value):
+    return redact(value) if isinstance(value, str) else value
+
+
+def quiet() -> bool:
+    """Health checks and scrapes: answered, but neither logged per request nor counted in
+    request metrics (load balancers and Prometheus call them all the time)."""
+    return request.blueprint == "health" or request.endpoint == "metrics.scrape"
+
+
+def route() -> str:
+    """The URL rule (`/reset/<token>`), never the path, which may carry a secret."""
+    rule = request.url_rule
+    return rule.rule if rule is not None else "unmatched"
+
+
+class RedactFilter(logging.Filter):
+    """Cuts secrets out of every record before any output sees it: URL tokens in messages,
+    extras and tracebacks (the development server logs whole request lines), and extras
+    named like secrets. It also stamps the request id."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, dict):  # python-json-logger's structured messages
+            record.msg = {k: _clean(v) for k, v in record.msg.items() if k not in _SECRET_KEYS}
+        else:
+            try:
+                message = record.getMessage()
+            except Exception:  # a broken log call must not break the request that made it
+                message = f"unformattable log message: {record.msg!r}"
+            record.msg, record.args = redact(message), None
+        for key, value in list(vars(record).items()):
+            if key in _RECORD_KEYS:
+                continue
+            if key in _SECRET_KEYS:
+                delattr(record, key)
+            else:
+                setattr(record, key, _clean(value))
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        if not hasattr(record, "request_id") and has_request_context():
+            record.request_id = g.get("request_id")
+        return True
+
+
+def formatter() -> JsonFormatter:
+    return JsonFormatter(
+        "{levelname}{name}{message}",
+        style="{",
+        rename_fields={"levelname": "level", "name": "logger", "exc_info": "exception"},
+        timestamp="time",
+        json_ensure_ascii=False,
+    )
+
+
+class _Stdout(logging.StreamHandler):
+    """Always today's sys.stdout (gunicorn, pytest's capture), never the one at start."""
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value):
+        pass
+
+
+def handler() -> logging.Handler:
+    """What reaches stdout: redacted, then one JSON object per line."""
+    out = _Stdout()
+    out.addFilter(RedactFilter())
+    out.setFormatter(formatter())
+    out._portal = True
+    return out
+
+
+def render(record: logging.LogRecord) -> str:
+    """The line `record` becomes on stdout (for tests)."""
+    out = handler()
+    out.filter(record)
+    return out.format(record)
 
 
 def init_app(app: Flask) -> None:
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JSONFormatter())
     root = logging.getLogger()
     root.handlers = [h for h in root.handlers if not getattr(h, "_portal", False)]
-    handler._portal = True
-    root.addHandler(handler)
+    root.addHandler(handler())
     root.setLevel(logging.INFO)
     app.logger.handlers = []
     app.logger.propagate = True
@@ -59,13 +130,16 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _log_request(response):
         response.headers["X-Request-ID"] = g.get("request_id", "")
+        if quiet():
+            return response
         started = g.get("request_started")
         access.info(
             "request",
             extra={
                 "method": request.method,
-                # The path only (never the query string), reset tokens cut out.
-                "path": _RESET_TOKEN_RE.sub("/reset/…", request.path),
+                "route": route(),
+                # The path only (never the query string), secrets cut out.
+                "path": redact(request.path),
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1)
                 if started

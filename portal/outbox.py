@@ -29,7 +29,7 @@ from datetime import timedelta
 from flask import after_this_request, current_app, g, has_request_context
 from sqlalchemy import select
 
-from portal import clock, crypto
+from portal import clock, crypto, metrics
 from portal.client import Client
 from portal.email import EmailError, build_message, deliver
 from portal.extensions import db
@@ -78,6 +78,7 @@ def enqueue_email(to: str, kind: str, *, expires_at=None, **context) -> OutboxMe
         idempotency_key=uuid.uuid4().hex,
     )
     db.session.add(row)
+    metrics.queued(kind)
     _deliver_inline_later()
     return row
 
@@ -115,6 +116,7 @@ def enqueue_notice(to: str, kind: str, merge_key: str, **context) -> OutboxMessa
         idempotency_key=uuid.uuid4().hex,
     )
     db.session.add(row)
+    metrics.queued(DIGEST)
     return row
 
 
@@ -131,6 +133,7 @@ def enqueue_job(name: str, client: Client | None = None, **payload) -> OutboxMes
         idempotency_key=uuid.uuid4().hex,
     )
     db.session.add(row)
+    metrics.queued(row.kind)
     _deliver_inline_later()
     return row
 
@@ -215,6 +218,7 @@ def _run_job(row: OutboxMessage, data: dict) -> None:
 
 def _finish(row: OutboxMessage, status: str, *, error: str | None = None) -> None:
     row.status = status
+    metrics.processed(row.kind, status)
     if status != "failed" or error == UNREADABLE:
         row.payload = None  # secrets go once no one can need them (a failed row may be retried)
     if error:
@@ -266,6 +270,8 @@ def worker_loop(*, once: bool = False, interval: float = 1.0, stop=lambda: False
     import time
 
     total = 0
+    if not once:  # its counts of sent, failed and dropped emails, on METRICS_WORKER_PORT
+        metrics.serve_worker(current_app._get_current_object())
     while not stop():
         handled = deliver_due()
         total += handled

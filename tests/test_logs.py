@@ -1,31 +1,66 @@
-"""Logs: one JSON object per line, with the request id, and never a reset token."""
+"""Logs: one JSON object per line, with the request id, and never a URL's secret."""
 
 import json
 import logging
 
-from portal.logs import JSONFormatter
+import pytest
+
+from portal.logs import SECRET_PATHS, redact, render
 
 
-def test_access_log_has_the_path_without_its_reset_token(client, caplog):
+@pytest.mark.parametrize("prefix", ["/reset/", "/not-me/"])
+def test_access_log_has_the_path_without_its_secret(client, caplog, prefix):
     caplog.set_level(logging.INFO)
-    client.get("/reset/SECRETTOKENSECRETTOKENSECRETTOKEN123")
+    client.get(f"{prefix}SECRETTOKENSECRETTOKENSECRETTOKEN123")
     access = [r for r in caplog.records if r.name == "portal.access"]
-    assert access[-1].path == "/reset/…"
-    formatted = [json.loads(JSONFormatter().format(r)) for r in caplog.records]
+    assert access[-1].path == f"{prefix}…"
+    assert access[-1].route == f"{prefix}<token>"
+    formatted = [json.loads(render(r)) for r in caplog.records]
     assert all("SECRETTOKEN" not in json.dumps(line) for line in formatted)
 
 
-def test_server_request_lines_lose_their_reset_token():
-    """The development server logs whole request lines through the same formatter."""
-    record = logging.LogRecord(
-        "werkzeug",
-        logging.INFO,
-        __file__,
-        1,
-        '127.0.0.1 - - "%s" 200 -',
-        ("GET /reset/abcDEF123_-xyz?x=1 HTTP/1.1",),
-        None,
-    )
-    entry = json.loads(JSONFormatter().format(record))
-    assert "abcDEF123" not in entry["message"]
-    assert "/reset/…" in entry["message"]
+def test_server_request_lines_lose_their_secret():
+    """The development server logs whole request lines through the same filter."""
+    for prefix in SECRET_PATHS:
+        record = logging.LogRecord(
+            "werkzeug",
+            logging.INFO,
+            __file__,
+            1,
+            '127.0.0.1 - - "%s" 200 -',
+            (f"GET {prefix}abcDEF123_-xyz?x=1 HTTP/1.1",),
+            None,
+        )
+        entry = json.loads(render(record))
+        assert "abcDEF123" not in entry["message"]
+        assert f"{prefix}…" in entry["message"]
+
+
+def test_every_route_that_carries_a_secret_is_redacted(app):
+    """A new route with a token in its path must join SECRET_PATHS (one list for logs and
+    traces): a route variable named like a secret is checked against it."""
+    for rule in app.url_map.iter_rules():
+        secret_args = [a for a in rule.arguments if any(w in a for w in ("token", "secret"))]
+        if secret_args:
+            path = rule.rule
+            for arg in secret_args:
+                path = path.replace(f"<{arg}>", "S3CR3T")
+            assert "S3CR3T" not in redact(path), f"{rule.rule} is not in logs.SECRET_PATHS"
+
+
+def test_extras_named_like_secrets_and_secrets_in_tracebacks_are_dropped():
+    try:
+        raise ValueError("bad link http://portal.test/reset/TRACEBACKTOKEN")
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    record.password = "hunter2-hunter2"  # noqa: S105
+    record.link = "http://portal.test/not-me/EXTRATOKEN"
+    line = render(record)
+    entry = json.loads(line)
+    assert "password" not in entry
+    assert entry["link"] == "http://portal.test/not-me/…"
+    assert "ValueError" in entry["exception"]
+    for secret in ("hunter2", "EXTRATOKEN", "TRACEBACKTOKEN"):
+        assert secret not in line

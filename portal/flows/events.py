@@ -2,6 +2,7 @@
 
 import logging
 
+from portal import metrics
 from portal.client import Client
 from portal.extensions import db
 from portal.models import SecurityEvent, User, UserSession
@@ -43,5 +44,6 @@ def record(
             data=safe,
         )
         db.session.add(event)
+        metrics.count_event(kind, actor, data)  # counted when the flow commits
     except Exception:  # an audit record must not take the action it records down with it
         log.exception("security_event_failed", extra={"kind": kind})
