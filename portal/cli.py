@@ -115,6 +115,16 @@ def reset_mfa(email: str, reason: str) -> None:
     )
 
 
+@users_cli.command("rotate-mfa-keys")
+def rotate_mfa_keys() -> None:
+    """Re-encrypt authenticator secrets under the newest key of MFA_KEYS (after putting a new
+    key first; the old one can leave MFA_KEYS once this has run)."""
+    from portal.flows import totp
+
+    count = totp.reencrypt_secrets()
+    click.echo(f"Re-encrypted {count} authenticator secret{'' if count == 1 else 's'}.")
+
+
 def _existing(email: str) -> User:
     user = find_by_email(_email_or_fail(email))
     if user is None:

@@ -183,3 +183,41 @@ def test_the_cli_resets_two_step_sign_in_and_records_it(app, alice_with_factors,
 def test_the_cli_refuses_unknown_accounts(app):
     result = app.test_cli_runner().invoke(args=["users", "reset-mfa", "nobody@example.com"])
     assert result.exit_code != 0 and "No account has the email" in result.output
+
+
+def test_rotating_mfa_keys_keeps_authenticators_working(app, alice_with_factors, user):
+    from cryptography.fernet import Fernet
+
+    from portal import crypto
+    from portal.models import TotpSecret
+
+    _, secret, _ = alice_with_factors
+    old_key = crypto._keys()[0].decode()
+    new_key = Fernet.generate_key().decode()
+    app.config["MFA_KEYS"] = f"{new_key},{old_key}"
+    result = app.test_cli_runner().invoke(args=["users", "rotate-mfa-keys"])
+    assert result.exit_code == 0 and "Re-encrypted 1 authenticator secret." in result.output
+    app.config["MFA_KEYS"] = new_key  # the old key can go now
+    stored = db.session.get(TotpSecret, user.id).secret_encrypted
+    assert crypto.decrypt(stored) == secret
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "words"),
+    [
+        ("MFA_KEYS", "not-a-fernet-key", "MFA_KEYS must be Fernet keys"),
+        ("WEBAUTHN_RP_ID", "example.org", "WEBAUTHN_RP_ID must be the host"),
+    ],
+)
+def test_second_factor_settings_are_checked_at_start(tmp_path, setting, value, words):
+    from portal.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match=words):
+        load_config(
+            str(tmp_path), {"PORTAL_BASE_URL": "https://accounts.example.com", setting: value}
+        )
+    ok = load_config(
+        str(tmp_path),
+        {"PORTAL_BASE_URL": "https://accounts.example.com", "WEBAUTHN_RP_ID": "example.com"},
+    )
+    assert ok["WEBAUTHN_RP_ID"] == "example.com"

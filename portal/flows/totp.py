@@ -222,3 +222,13 @@ def new_recovery_codes(
     events.record("recovery_codes_replaced", user, client=client, session=session)
     db.session.commit()
     return codes
+
+
+def reencrypt_secrets() -> int:
+    """Re-encrypt every authenticator secret under the newest of MFA_KEYS (key rotation: put
+    the new key first, run this, then drop the old key). Commits; returns how many."""
+    rows = db.session.scalars(select(TotpSecret).with_for_update()).all()
+    for row in rows:
+        row.secret_encrypted = crypto.rotate(row.secret_encrypted)
+    db.session.commit()
+    return len(rows)
