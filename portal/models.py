@@ -16,6 +16,7 @@ from sqlalchemy import (
     Uuid,
     func,
     select,
+    text,
 )
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -55,14 +56,12 @@ class User(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        # Admin search is a case-insensitive prefix match on stored lower-case values; on
-        # PostgreSQL, LIKE 'prefix%' needs pattern ops to use an index under any collation.
-        Index("ix_users_email_pattern", "email", postgresql_ops={"email": "varchar_pattern_ops"}),
-        Index(
-            "ix_users_username_pattern",
-            "username",
-            postgresql_ops={"username": "varchar_pattern_ops"},
-        ),
+        # Admin search (portal/flows/admin.py) is a case-insensitive prefix match on stored
+        # lower-case values, read in order: byte-wise (COLLATE "C") indexes serve both the
+        # prefix range and the order under any database collation. PostgreSQL only (SQLite
+        # compares byte-wise already and has no "C" collation).
+        Index("ix_users_email_c", text('email COLLATE "C"')).ddl_if(dialect="postgresql"),
+        Index("ix_users_username_c", text('username COLLATE "C"')).ddl_if(dialect="postgresql"),
     )
 
     sessions: Mapped[list["UserSession"]] = relationship(

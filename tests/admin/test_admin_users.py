@@ -133,3 +133,62 @@ def test_search_users_flow_uses_the_email_order(app, people):
     page = search_users("", limit=100)
     assert [u.email for u in page.items] == sorted(u.email for u in page.items)
     assert page.next_cursor is None and page.prev_cursor is None
+
+
+def test_email_matches_come_first_then_username_only_matches_across_pages(
+    admin, people, make_user, monkeypatch
+):
+    make_user(email="zz-1@example.org", username="ann-1")
+    make_user(email="aa-2@example.org", username="ann-2")
+    monkeypatch.setattr(activity, "PAGE_SIZE", 4)
+
+    pages, url = [], "/admin/?q=ann"
+    while url:
+        html = admin.get(url).get_data(as_text=True)
+        pages.append(emails_on(html))
+        url = next_link(html)
+
+    assert pages == [
+        ["ann_x@example.com", "anna@example.com", "anne@example.com", "annika@example.com"],
+        ["annxx@example.com", "zz-1@example.org", "aa-2@example.org"],  # then by username
+    ]
+    back = admin.get(next_link(html, "prev")).get_data(as_text=True)
+    assert emails_on(back) == pages[0]
+
+
+def test_the_search_reads_an_index_in_order_and_stops_after_a_page(app, admin_user):
+    """EXPLAIN at 20,000 users matching the prefix: index scans under a Limit, no Sort."""
+    from sqlalchemy import event, text
+
+    from portal.extensions import db
+
+    db.session.execute(
+        text(
+            "INSERT INTO users (id, email, username, password_hash, is_verified, is_admin, "
+            "is_active, created_at, updated_at) SELECT gen_random_uuid(), "
+            "'user' || n || '@example.com', 'user' || n, 'x', true, false, true, now(), now() "
+            "FROM generate_series(1, 20000) AS n"
+        )
+    )
+    db.session.execute(text("ANALYZE users"))
+    captured = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if "FROM users" in statement:
+            captured.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        page = search_users("user1", limit=25)
+        search_users("user1", after=page.next_cursor, limit=25)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+    assert len(captured) == 2  # one statement a page while inside the email run
+    raw = db.session.connection().connection.dbapi_connection
+    for statement, parameters in captured:
+        with raw.cursor() as cur:
+            cur.execute("EXPLAIN " + statement, parameters)
+            plan = "\n".join(row[0] for row in cur.fetchall())
+        assert plan.startswith("Limit"), plan
+        assert "Index Scan using ix_users_email_c" in plan, plan
+        assert "Sort" not in plan, plan
