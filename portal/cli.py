@@ -18,6 +18,18 @@ from portal.passwords import hash_password
 users_cli = AppGroup("users", help="Manage accounts from the command line.")
 
 
+@users_cli.result_callback()
+def _deliver_inline(*_args, **_kwargs) -> None:
+    """With MAIL_DELIVERY=inline (development) nothing else would send what a command
+    queued (no response to deliver after): send it now."""
+    from flask import current_app
+
+    from portal import outbox
+
+    if current_app.config["MAIL_DELIVERY"] == "inline":
+        outbox.deliver_due()
+
+
 def _email_or_fail(value: str) -> str:
     email, problem = normalize_email(value)
     if problem:
