@@ -54,7 +54,7 @@ def init_app(app: Flask):
             "service.version": __version__,
         }
     )
-    provider = TracerProvider(resource=resource)
+    provider = TracerProvider(resource=resource, sampler=_requests_only())
     provider.add_span_processor(_redacting(processor))
 
     # Inside ProxyFix, so that spans see the client's address rather than the proxy's.
@@ -69,6 +69,27 @@ def init_app(app: Flask):
     _trace_sql(app, provider)
     app.extensions["portal_tracing"] = provider
     return provider
+
+
+def _requests_only():
+    """OTEL_TRACES_SAMPLER as configured, except that SQL outside any traced request (health
+    checks, email delivered after the response, the worker) starts no trace of its own."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import sampling
+
+    configured = sampling._get_from_env_or_default()
+
+    class RequestsOnly(sampling.Sampler):
+        def should_sample(self, parent_context, trace_id, name, kind=None, *args, **kwargs):
+            parent = trace.get_current_span(parent_context).get_span_context()
+            if kind == trace.SpanKind.CLIENT and not parent.is_valid:
+                return sampling.SamplingResult(sampling.Decision.DROP)
+            return configured.should_sample(parent_context, trace_id, name, kind, *args, **kwargs)
+
+        def get_description(self):
+            return f"RequestsOnly{{{configured.get_description()}}}"
+
+    return RequestsOnly()
 
 
 def _trace_sql(app: Flask, provider) -> None:
