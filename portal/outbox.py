@@ -25,13 +25,14 @@ import random
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from html import escape
 
 from flask import after_this_request, current_app, g, has_request_context
 from sqlalchemy import select
 
 from portal import clock, crypto, metrics
 from portal.client import Client
-from portal.email import EmailError, build_message, deliver
+from portal.email import SUBJECTS, EmailError, build_message, deliver
 from portal.extensions import db
 from portal.models import OutboxMessage
 
@@ -42,6 +43,7 @@ RETRY_WINDOW = timedelta(hours=23)
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=1)
 DIGEST = "security_digest"
+DIGEST_ITEMS = 20  # notices shown in full in one digest; more are counted
 UNREADABLE = "cannot decrypt (MFA_KEYS lost the key?)"
 STATUSES = ("pending", "sent", "failed", "dropped")
 PAGE_SIZE = 50
@@ -104,7 +106,11 @@ def enqueue_notice(to: str, kind: str, merge_key: str, **context) -> OutboxMessa
         return row
     if last.kind == DIGEST and last.status == "pending" and last.payload:
         digest = _open(last.payload)
-        digest["items"].append(message)
+        if len(digest["items"]) < DIGEST_ITEMS:
+            digest["items"].append(message)
+        else:  # a storm of notices: the rest are counted, so the digest stays one email
+            more = digest.setdefault("more", {})
+            more[kind] = more.get(kind, 0) + 1
         last.payload = _seal(digest)
         return last
     row = OutboxMessage(
@@ -193,7 +199,9 @@ def _handle(row: OutboxMessage, now) -> None:
         _finish(row, "dropped", error="expired before it could be sent")
         log.info("email_dropped", extra={"kind": row.kind})
         return
-    message = _digest(row.recipient, data["items"]) if row.kind == DIGEST else data
+    message = (
+        _digest(row.recipient, data["items"], data.get("more", {})) if row.kind == DIGEST else data
+    )
     try:
         deliver(message, idempotency_key=row.idempotency_key)
     except EmailError as exc:
@@ -237,16 +245,24 @@ def _retry(row: OutboxMessage, now, error: str) -> None:
     row.available_at = now + delay
 
 
-def _digest(to: str, items: list[dict]) -> dict:
-    """Several notices as one email: each keeps its own words, under one subject."""
+def _digest(to: str, items: list[dict], more: dict[str, int]) -> dict:
+    """Several notices as one email: each keeps its own words, under one subject; past
+    DIGEST_ITEMS they are counted by kind."""
     separator = "\n\n" + "-" * 40 + "\n\n"
+    total = len(items) + sum(more.values())
+    text = separator.join(f"{m['subject']}\n\n{m['text']}" for m in items)
+    html = "<hr>".join(m["html"] for m in items)
+    if more:
+        counted = ", ".join(f"{count} more “{SUBJECTS.get(k, k)}”" for k, count in more.items())
+        text += f"{separator}And {counted}."
+        html += f"<hr><p>And {escape(counted)}.</p>"
     return {
         "to": [to],
-        "subject": f"{len(items)} security notices about your Portal account",
-        "text": separator.join(f"{m['subject']}\n\n{m['text']}" for m in items),
-        "html": "<hr>".join(m["html"] for m in items),
+        "subject": f"{total} security notices about your Portal account",
+        "text": text,
+        "html": html,
         "kind": DIGEST,
-        "kinds": [m["kind"] for m in items],
+        "kinds": [m["kind"] for m in items] + [k for k, n in more.items() for _ in range(n)],
     }
 
 

@@ -212,3 +212,23 @@ def test_the_sign_up_code_waits_in_the_outbox_encrypted(browser, outbox):
     assert all(payload is None for _, payload in stored)  # delivered: erased
     assert code not in repr(stored)
     assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_a_storm_of_notices_stays_one_email_of_bounded_size(app, user, outbox):
+    """30 notices in 10 minutes: the first at once, then one digest showing 20 in full and
+    counting the rest (an attacker holding the password can't make it grow without end)."""
+    with app.test_request_context("/"):
+        for _ in range(30):
+            accounts.notify(user, "password_changed", device="Firefox on Linux")
+            db.session.commit()
+    assert [m["kind"] for m in outbox] == ["password_changed"]
+
+    clock.advance(timedelta(minutes=10, seconds=1))
+    outbox_deliver()
+
+    digest = outbox[-1]
+    assert len(outbox) == 2
+    assert digest["subject"] == "29 security notices about your Portal account"
+    assert digest["text"].count("was just changed") == 20
+    assert "And 9 more “Your Portal password was changed”" in digest["text"]
+    assert kinds_sent(outbox).count("password_changed") == 30
