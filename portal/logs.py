@@ -71,6 +71,12 @@ class RedactFilter(logging.Filter):
             record.exc_info = None
         if not hasattr(record, "request_id") and has_request_context():
             record.request_id = g.get("request_id")
+        otel = sys.modules.get("opentelemetry.trace")  # loaded only when tracing is on
+        if otel is not None and not hasattr(record, "trace_id"):
+            span = otel.get_current_span().get_span_context()
+            if span.is_valid:  # the line links to its trace
+                record.trace_id = format(span.trace_id, "032x")
+                record.span_id = format(span.span_id, "016x")
         return True
 
 

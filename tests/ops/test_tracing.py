@@ -48,6 +48,19 @@ def test_a_sign_in_span_has_its_sql_as_children(browser, user, exporter):
     assert sign_in.attributes["http.status_code"] == 303
 
 
+def test_log_lines_link_to_their_trace(client, exporter, capsys):
+    capsys.readouterr()
+    client.get("/signin")
+    [span] = spans_named(exporter, "GET /signin")
+    [line] = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if '"portal.access"' in line
+    ]
+    assert line["trace_id"] == format(span.context.trace_id, "032x")
+    assert line["span_id"] == format(span.context.span_id, "016x")
+
+
 def test_no_secret_reaches_a_span(browser, user, outbox, exporter):
     browser.sign_up(password=STRONG_PASSWORD)
     code = last_code(outbox)
