@@ -12,9 +12,11 @@ PROBLEM_TEXT = {
     400: "Malformed JSON (`invalid_json`), or a wrong or expired code / reset token.",
     401: "Missing, invalid or expired token, or an ended session (`invalid_token`, "
     "`token_expired`, `session_ended`); wrong credentials (`invalid_credentials`).",
-    403: "Not allowed (`forbidden`, `email_not_verified`, `account_disabled`).",
+    403: "Not allowed (`forbidden`, `email_not_verified`, `account_disabled`), or the "
+    "account uses two-step sign-in (`mfa_required`, with `mfa_token` and `methods`: finish "
+    "with POST /auth/mfa).",
     404: "Not found (`not_found`).",
-    409: "Conflict (`username_taken`).",
+    409: "Conflict (`username_taken`, `totp_already_enabled`, `totp_not_enabled`).",
     413: "The body is larger than the server accepts.",
     415: "The body is not `application/json`.",
     422: "The body does not validate (`validation_error`, with `errors` per field).",
