@@ -85,9 +85,8 @@ def formatter() -> JsonFormatter:
         "{levelname}{name}{message}",
         style="{",
         rename_fields={"levelname": "level", "name": "logger", "exc_info": "exception"},
-        timestamp="time",
-        json_ensure_ascii=False,
-    )
+        timestamp="time",  # UTC, ISO 8601
+    )  # ASCII only (\u escapes): a line is never lost to a stdout that is not UTF-8
 
 
 class _Stdout(logging.StreamHandler):

@@ -295,7 +295,11 @@ def serve_worker(app: Flask) -> threading.Thread | None:
         return [body]
 
     host, _, number = str(port).rpartition(":")
-    server = make_server(host or "0.0.0.0", int(number), wsgi, handler_class=Quiet)  # noqa: S104
+    try:
+        server = make_server(host or "0.0.0.0", int(number), wsgi, handler_class=Quiet)  # noqa: S104
+    except (OSError, ValueError):  # delivering email matters more than counting it
+        log.exception("worker_metrics_not_served", extra={"port": str(port)})
+        return None
     thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
     thread.server = server
     thread.start()

@@ -310,6 +310,19 @@ def test_the_mail_worker_serves_its_own_counts(make_app):
 
 def test_the_mail_worker_serves_nothing_unless_asked(make_app):
     assert metrics.serve_worker(make_app(METRICS_WORKER_PORT=None)) is None
+    assert metrics.serve_worker(make_app(METRICS_WORKER_PORT="9100")) is None  # no token
+
+
+def test_a_busy_metrics_port_never_stops_the_mail_worker(make_app, caplog):
+    port = free_port()
+    busy = make_app(METRICS_TOKEN=METRICS_TOKEN, METRICS_WORKER_PORT=f"127.0.0.1:{port}")
+    first = metrics.serve_worker(busy)
+    try:
+        assert metrics.serve_worker(busy) is None
+        assert "worker_metrics_not_served" in caplog.messages
+    finally:
+        first.server.shutdown()
+        first.server.server_close()
 
 
 # -- several gunicorn workers -----------------------------------------------------------------
