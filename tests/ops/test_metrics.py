@@ -240,6 +240,19 @@ def test_sessions_ended_by_admins_are_counted(app, client, user, make_user):
         assert value("portal_sessions_ended_by_admins_total") == before + 1
         assert admin_flows.end_all_user_sessions(admin, user.id, "stolen", Client()) == 2
     assert value("portal_sessions_ended_by_admins_total") == before + 3
+    client.post("/api/v1/auth/login", json={"email": "alice", "password": PASSWORD})
+    with app.test_request_context("/"):
+        assert admin_flows.disable_user(admin, user.id, Client(), "abuse") == 1
+    assert value("portal_sessions_ended_by_admins_total") == before + 4
+    with app.test_request_context("/"):  # the owner ending their own is not an admin's
+        admin_flows.enable_user(admin, user.id, Client())
+    for _ in range(2):
+        login = client.post("/api/v1/auth/login", json={"email": "alice", "password": PASSWORD})
+    bearer = {"Authorization": f"Bearer {login.get_json()['access_token']}"}
+    sessions = client.get("/api/v1/sessions", headers=bearer).get_json()["sessions"]
+    [other] = [s["id"] for s in sessions if not s["is_current"]]
+    assert client.delete(f"/api/v1/sessions/{other}", headers=bearer).status_code == 204
+    assert value("portal_sessions_ended_by_admins_total") == before + 4
 
 
 # -- the outbox -------------------------------------------------------------------------------
