@@ -138,7 +138,10 @@ def test_end_another_session_by_htmx_delete(auth, phone, user):
     response = auth.client.delete(url, headers={"HX-Request": "true", "X-CSRFToken": token})
 
     assert response.status_code == 200
-    assert response.get_data() == b""
+    body = response.get_data(as_text=True)
+    assert "<tr" not in body  # the row is swapped out with nothing
+    assert '<div id="sessions-status" hx-swap-oob="innerHTML">' in body  # and announced
+    assert "Signed out" in body
     assert phone.get("/profile").status_code == 302
     assert auth.get("/profile").status_code == 200
 

@@ -45,7 +45,7 @@ def end(session_id: str):
         flash("This device is signed out.", "info")
         return go(url_for("auth.sign_in"))
     if is_htmx():
-        return ""  # the row is swapped out with nothing
+        return render_template("sessions/_ended.html", ended=ended)  # row out, status in
     flash(f"Signed out {ended.device_label}.", "success")
     return go(url_for("sessions.index"))
 
