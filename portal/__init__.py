@@ -27,7 +27,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if hops := app.config["PROXY_FIX_HOPS"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
-    from portal import guards, logs
+    from portal import database, guards, logs
 
     logs.init_app(app)
     guards.init_app(app)
@@ -38,6 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     limiter.init_app(app)
     _init_login(app)
     _enable_sqlite_foreign_keys(app)
+    database.init_app(app)  # PostgreSQL restarts: fresh connections, 503 meanwhile
 
     from portal import errors, health, wellknown
     from portal.activity import bp as activity_bp

@@ -17,6 +17,7 @@ PER_PROCESS_STORAGE = ("memory",)
 # Redis that stops answering must not hold requests: give up quickly, then count in memory.
 REDIS_SCHEMES = ("redis", "rediss", "redis+unix")
 REDIS_TIMEOUTS = {"socket_connect_timeout": 1, "socket_timeout": 1}
+POSTGRES_CONNECT_TIMEOUT = 3  # seconds
 
 
 class ConfigError(RuntimeError):
@@ -171,8 +172,12 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     if not config["DATABASE_URL"]:
         config["DATABASE_URL"] = "sqlite:///" + os.path.join(instance_path, "portal.sqlite3")
     config["SQLALCHEMY_DATABASE_URI"] = config["DATABASE_URL"]
+    # No pool_pre_ping (a round trip per request): portal/database.py drops connections the
+    # server closed, for free, and errors.py answers 503 while it is away. A server that does
+    # not answer at all holds a request at most POSTGRES_CONNECT_TIMEOUT seconds.
+    postgres = config["DATABASE_URL"].startswith("postgresql")
     config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-        "pool_pre_ping": True,
+        **({"connect_args": {"connect_timeout": POSTGRES_CONNECT_TIMEOUT}} if postgres else {}),
         **config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
         # Error messages and logs show the SQL but never the values (emails, hashes, tokens).
         "hide_parameters": True,

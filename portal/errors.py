@@ -1,12 +1,15 @@
 """Error answers: a readable page for people, problem+json under /api/."""
 
+import contextlib
 import logging
 
-from flask import Flask, g, render_template, request
+from flask import Flask, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
-from portal.extensions import db
+from portal.extensions import db, login_manager
 from portal.problems import problem
 
 log = logging.getLogger(__name__)
@@ -30,6 +33,10 @@ MESSAGES = {
     429: "Too many attempts. Wait a minute and try again.",
 }
 
+UNAVAILABLE = "We can't reach our database just now. Wait a few seconds and try again."
+# Seconds a client should wait before trying again when the database is away.
+UNAVAILABLE_RETRY_AFTER = "5"
+
 
 def wants_problem_json() -> bool:
     return request.path.startswith("/api/")
@@ -46,6 +53,34 @@ def _retry_after(error) -> dict:
 def error_page(status: int, message: str):
     """The error page people see, with `message` under its heading."""
     return render_template("error.html", status=status, message=message), status
+
+
+def database_unavailable(error: Exception) -> bool:
+    """The database is down, restarting or out of connections (not a bug of ours)."""
+    if isinstance(error, PoolTimeoutError):
+        return True
+    return isinstance(error, DBAPIError) and (
+        error.connection_invalidated or isinstance(error, OperationalError | InterfaceError)
+    )
+
+
+def _unavailable(error: Exception):
+    """503 while PostgreSQL is away: a warning (no traceback: nothing to fix in the code) and
+    an answer that asks to come back in a few seconds."""
+    log.warning(
+        "database_unavailable",
+        extra={"error": type(getattr(error, "orig", None) or error).__name__},
+    )
+    with contextlib.suppress(DBAPIError):  # the connection is gone; the pool replaces it
+        db.session.rollback()
+    # The page's header asks who is signed in: answer "nobody" without the database.
+    g._login_user = login_manager.anonymous_user()
+    headers = {"Retry-After": UNAVAILABLE_RETRY_AFTER}
+    if wants_problem_json():
+        return problem(503, "unavailable", UNAVAILABLE, headers=headers)
+    response = current_app.make_response(error_page(503, UNAVAILABLE))
+    response.headers.update(headers)
+    return response
 
 
 def init_app(app: Flask) -> None:
@@ -71,6 +106,13 @@ def init_app(app: Flask) -> None:
         if status == 405 and getattr(error, "valid_methods", None):
             response.headers["Allow"] = ", ".join(error.valid_methods)
         return response
+
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(PoolTimeoutError)
+    def database_error(error: Exception):
+        if database_unavailable(error):
+            return _unavailable(error)
+        return unexpected(error)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

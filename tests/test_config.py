@@ -220,12 +220,22 @@ def test_redis_storage_gives_up_quickly_and_falls_back_to_memory(tmp_path):
     assert config["RATELIMIT_SWALLOW_ERRORS"] is True
 
 
-def test_sql_parameters_are_hidden_and_connections_checked(tmp_path):
+def test_sql_parameters_are_hidden_and_connecting_gives_up(tmp_path):
+    """No pool_pre_ping round trip per request: portal/database.py checks connections for
+    free (tests/ops/test_faults.py restarts PostgreSQL under load)."""
     options = load_config(
-        str(tmp_path), {"SQLALCHEMY_ENGINE_OPTIONS": {"hide_parameters": False, "echo": False}}
+        str(tmp_path),
+        {
+            "DATABASE_URL": "postgresql+psycopg://portal@db/portal",
+            "SQLALCHEMY_ENGINE_OPTIONS": {"hide_parameters": False, "echo": False},
+        },
     )["SQLALCHEMY_ENGINE_OPTIONS"]
 
-    assert options == {"pool_pre_ping": True, "hide_parameters": True, "echo": False}
+    assert options == {
+        "connect_args": {"connect_timeout": 3},
+        "hide_parameters": True,
+        "echo": False,
+    }
 
 
 def test_sql_parameters_never_reach_the_error_log(app, client, caplog):

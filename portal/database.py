@@ -1,0 +1,53 @@
+"""PostgreSQL connections that outlive a database restart, without a round trip per request.
+
+`pool_pre_ping` would send a `SELECT 1` before every checkout. Instead a pooled connection is
+looked at for free when it is checked out: an idle connection has nothing to read on its socket
+unless the server closed it (a restart, a failover, an idle timeout) or said something
+unasked; either way it is thrown away and a fresh one opened (SQLAlchemy tries three times).
+A connection that dies while a statement runs fails that statement: SQLAlchemy then marks
+every older connection of the pool stale, and the request answers 503 (portal/errors.py).
+One that dies after the answer was made, before the request's session is closed, costs
+nothing: the answer stands and the connection is thrown away.
+"""
+
+import logging
+import select
+
+from flask import Flask
+from sqlalchemy import event, exc
+
+from portal.errors import database_unavailable
+from portal.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+def init_app(app: Flask) -> None:
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        return  # SQLite (make run): a file, nothing to lose
+    with app.app_context():
+        event.listen(db.engine, "checkout", _drop_if_closed_by_server)
+    # Runs before Flask-SQLAlchemy's own teardown (the last registered runs first).
+    app.teardown_appcontext(_close_session)
+
+
+def _close_session(_error) -> None:
+    """End the request's session; when its connection is gone, forget the session rather
+    than fail a request whose answer is already made."""
+    try:
+        db.session.remove()
+    except exc.DBAPIError as error:
+        if not database_unavailable(error):
+            raise
+        log.warning("database_lost_after_answer", extra={"error": type(error.orig).__name__})
+        db.session.registry().invalidate()  # no ROLLBACK on a dead connection
+        db.session.registry.clear()
+
+
+def _drop_if_closed_by_server(dbapi_connection, _record, _proxy) -> None:
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise exc.DisconnectionError("connection closed")
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN | select.POLLPRI)
+    if poller.poll(0):  # no wait: data or end-of-file on an idle connection
+        raise exc.DisconnectionError("the server closed this connection")
