@@ -4,7 +4,7 @@ PYTHON  ?= python3
 BIN      = $(VENV)/bin
 STAMP    = $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test chromium lint format serve clean
+.PHONY: install run test chromium ops-tools check-deploy lint format serve clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,9 @@ run: $(STAMP)
 	$(BIN)/flask --app portal run --host 127.0.0.1 --port 5000
 
 ## The whole test suite on PostgreSQL (TEST_DATABASE_URL, else postgres@127.0.0.1:5432),
-## browser tests included (Debian's chromium, installed here when missing and allowed).
-test: $(STAMP) chromium
+## browser tests included (Debian's chromium, installed here when missing and allowed), after
+## the deployment files are checked (check-deploy).
+test: $(STAMP) chromium ops-tools check-deploy
 	$(BIN)/pytest -q
 
 chromium:
@@ -31,9 +32,28 @@ chromium:
 	  apt-get install -y -qq --no-install-recommends chromium fonts-liberation) || \
 	  echo "No chromium (apt-get install chromium): the browser tests will be skipped"
 
+## Debian's nginx (nginx -t, and tests/ops runs it in front of gunicorn) and PostgreSQL's
+## server programs (tests/ops restarts a private cluster), installed when missing. The
+## package's own nginx service is not left running.
+ops-tools:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends nginx && \
+	   if test -s /run/nginx.pid; then /usr/sbin/nginx -s quit; fi)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends postgresql)
+
+## The deployment files without Docker: docker-compose.yml against the compose schema, and
+## nginx -t on deploy/nginx/portal.conf.template rendered for local ports.
+check-deploy: $(STAMP) ops-tools
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	$(BIN)/python deploy/render_nginx.py check
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/hadolint Dockerfile
 
 format: $(STAMP)
 	$(BIN)/ruff format .

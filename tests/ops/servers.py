@@ -17,14 +17,23 @@ import tempfile
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import requests
+from db_helpers import app_config_for
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+from web_helpers import PASSWORD
 
+from portal import create_app
 from portal.config import ENV_NAMES
+from portal.extensions import db
+from portal.models import User
+from portal.passwords import hash_password
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_KEY = "ops-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
@@ -150,8 +159,8 @@ class Gunicorn(Process):
             if not self.running:
                 raise AssertionError(f"{self.name} exited:\n{self.logs()[-3000:]}")
             try:
-                return requests.get(self.url + "/health", timeout=1).status_code == 200
-            except requests.ConnectionError:
+                return requests.get(self.url + "/health", timeout=2).status_code == 200
+            except requests.RequestException:  # not listening yet, or workers still booting
                 return False
 
         wait_for(answers, timeout=timeout, what=f"{self.name} to answer")
@@ -351,3 +360,46 @@ class FakeResend:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
+
+
+# -- rows in a database the portal serves from another process ---------------------------
+
+
+@contextmanager
+def app_on(url: str, tmp_path, **overrides):
+    """An app of this process on `url`, in its context (to write rows or run the worker)."""
+    app = create_app(app_config_for(url, tmp_path, **overrides))
+    with app.app_context():
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def empty_tables(url: str) -> None:
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.begin() as conn:
+        tables = conn.scalars(
+            text(
+                "SELECT quote_ident(tablename) FROM pg_tables "
+                "WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            )
+        ).all()
+        conn.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+    engine.dispose()
+
+
+def add_user(url: str, tmp_path, email: str = "ops@example.com", password: str = PASSWORD):
+    """A verified account, written directly: its id."""
+    with app_on(url, tmp_path):
+        user = User(
+            id=uuid.uuid4(),
+            email=email,
+            username=email.split("@")[0],
+            password_hash=hash_password(password),
+            is_verified=True,
+        )
+        db.session.add(user)
+        db.session.commit()
+        return user.id
