@@ -63,15 +63,6 @@ def run_migrations_offline():
         context.run_migrations()
 
 
-# Expression indexes (COLLATE "C", for admin search) are written by hand in 0005: autogenerate
-# cannot compare them, so it must not see them either.
-HAND_WRITTEN_INDEXES = {"ix_users_email_c", "ix_users_username_c"}
-
-
-def include_object(object, name, type_, reflected, compare_to):
-    return not (type_ == "index" and name in HAND_WRITTEN_INDEXES)
-
-
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -93,7 +84,9 @@ def run_migrations_online():
     conf_args = current_app.extensions["migrate"].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
-    conf_args.setdefault("include_object", include_object)
+    from portal.models import include_in_autogenerate
+
+    conf_args.setdefault("include_object", include_in_autogenerate)
 
     connectable = get_engine()
 
