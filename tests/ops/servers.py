@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import gunicorn
 import pytest
 import requests
 from db_helpers import app_config_for
@@ -144,6 +145,9 @@ class Gunicorn(Process):
             str(workers),
             "--graceful-timeout",
             "5",
+            # gunicorn 27's control socket sits at one path per user: runs side by side
+            # would take each other's.
+            *(["--no-control-socket"] if gunicorn.version_info >= (27,) else []),
             "wsgi:app",
         ]
         return cls(name, args, env, log_dir / f"{name}.log", port=port)
