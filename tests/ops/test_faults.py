@@ -17,7 +17,7 @@ from datetime import timedelta
 import pytest
 import requests
 import resend
-from db_helpers import ensure_database, migrate_fresh
+from db_helpers import app_config_for, ensure_database, migrate_fresh
 from redis_helpers import redis_server
 from servers import (
     SECRET_KEY,
@@ -30,10 +30,11 @@ from servers import (
     portal_environment,
     wait_for,
 )
-from sqlalchemy import select
+from sqlalchemy import create_engine, event, select, text
+from sqlalchemy.pool import NullPool
 from web_helpers import PASSWORD, STRONG_PASSWORD, csrf_token_in
 
-from portal import clock, outbox
+from portal import clock, create_app, outbox
 from portal import email as mail
 from portal.extensions import db
 from portal.models import OutboxMessage
@@ -175,6 +176,38 @@ def test_a_postgresql_restart_answers_503_then_every_request_succeeds(
     lines = log_lines(app)
     assert not [line for line in lines if line["level"].lower() in ("error", "critical")]
     assert [line for line in lines if line["message"] == "database_unavailable"]
+
+
+def test_a_pooled_connection_the_server_closed_is_replaced_without_a_round_trip(
+    ops_database_url, tmp_path
+):
+    """What makes a restart cheap: a connection PostgreSQL ended while it sat in the pool is
+    noticed when taken out (its socket is readable) and replaced, with no SELECT 1 first."""
+    app = create_app(app_config_for(ops_database_url, tmp_path))
+    client = app.test_client()  # each request in its own app context, as when served
+    with app.app_context():
+        engine = db.engine
+    try:
+        assert client.get("/health/db").status_code == 200
+        assert engine.pool.checkedin() == 1
+        with engine.connect() as conn:  # that connection, out of the pool and back
+            pid = conn.scalar(text("SELECT pg_backend_pid()"))
+        killer = create_engine(ops_database_url, poolclass=NullPool)
+        with killer.connect() as conn:
+            assert conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        killer.dispose()
+        time.sleep(0.1)  # the server's goodbye reaches the socket
+
+        statements = []
+        event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        answer = client.get("/health/db")
+
+        assert answer.status_code == 200, answer.get_json()
+        assert statements == ["SELECT 1"]  # the health check's own, no ping before it
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT pg_backend_pid()")) != pid
+    finally:
+        engine.dispose()
 
 
 # -- Redis goes away --------------------------------------------------------------------------
