@@ -67,8 +67,9 @@ CODES_SENT = Counter(
 )
 BUDGETS_TRIPPED = Counter(
     "portal_guessing_budgets_tripped",
-    "Accounts whose guessing budget tripped and whose owner was told (at most once a day "
-    "per account).",
+    "Guessing budgets tripped (10 failures in 15 minutes, or 50 in a day), by whose: an "
+    "account's, a known device's, or a login that matches no account.",
+    ["budget"],
     registry=REGISTRY,
 )
 REFRESH_REUSE = Counter(
@@ -105,7 +106,6 @@ _EVENTS = {
     "signed_in": SIGN_INS.labels(result="ok"),
     **{kind: SIGN_INS.labels(result="failed") for kind in _FAILED_SIGN_INS},
     "signed_up": SIGN_UPS,
-    "guessing_locked": BUDGETS_TRIPPED,
     "refresh_token_reused": REFRESH_REUSE,
 }
 # Events of admins (`actor`) ending sessions, and the data key that says how many.
@@ -154,6 +154,12 @@ def count_event(kind: str, actor=None, data: dict | None = None) -> None:
             return
         if amount:
             _on_commit(ADMIN_ENDED, amount)
+
+
+def budget_tripped(key: str) -> None:
+    """A guessing budget tripped (portal/flows/budget.py); `key` is "user:...", "device:..."
+    or "login:..."."""
+    _on_commit(BUDGETS_TRIPPED.labels(budget=key.partition(":")[0]))
 
 
 def queued(kind: str) -> None:

@@ -26,7 +26,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete, select
 
-from portal import clock
+from portal import clock, metrics
 from portal.extensions import db
 from portal.flows import FlowError
 from portal.models import Device, GuessBudget, User
@@ -101,6 +101,7 @@ def charge(key: str, user: User | None = None) -> bool:
         row.blocked_until = until
         # A fresh window once the wait is over.
         row.window_started_at, row.failures = until, 0
+        metrics.budget_tripped(key)
     tell_owner = tripped and user is not None and not _notified_today(row, now)
     if tell_owner:
         row.notified_at = now

@@ -209,14 +209,21 @@ def test_a_rolled_back_change_counts_nothing(app, user):
     assert value("portal_sign_ins_total", result="ok") == before + 1
 
 
-def test_a_tripped_guessing_budget_is_counted(browser, user):
-    before = value("portal_guessing_budgets_tripped_total")
-    for _ in range(12):
-        response = browser.post("/signin", {"login": "alice", "password": "wrong guess"})
-        if response.status_code == 429:
-            break
-    assert response.status_code == 429
-    assert value("portal_guessing_budgets_tripped_total") == before + 1
+def test_every_tripped_guessing_budget_is_counted(browser, user):
+    """Each trip counts (the owner is told only once a day), unknown logins' too."""
+    tripped = "portal_guessing_budgets_tripped_total"
+    before = value(tripped, budget="user"), value(tripped, budget="login")
+    for login in ("alice", "nobody"):
+        for _ in range(12):
+            response = browser.post("/signin", {"login": login, "password": "wrong guess"})
+            if response.status_code == 429:
+                break
+        assert response.status_code == 429
+    clock.advance(timedelta(minutes=15, seconds=1))
+    for _ in range(10):
+        browser.post("/signin", {"login": "alice", "password": "wrong guess"})
+    assert value(tripped, budget="user") == before[0] + 2
+    assert value(tripped, budget="login") == before[1] + 1
 
 
 def test_refresh_token_reuse_is_counted(client, user):
