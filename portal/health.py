@@ -25,7 +25,7 @@ def ready():
     try:
         db.session.execute(text("SELECT 1"))
     except Exception:
-        db.session.rollback()
+        _forget_session()
         return jsonify(status="unavailable", database="unreachable"), 503
     return {"status": "ok", "database": "ok"}
 
@@ -40,7 +40,16 @@ def queue():
     try:
         age = outbox.pending_age()
     except Exception:
-        db.session.rollback()
+        _forget_session()
         return jsonify(status="unavailable", database="unreachable"), 503
     seconds = 0 if age is None else int(age.total_seconds())
     return {"status": "ok", "oldest_pending_seconds": seconds}
+
+
+def _forget_session() -> None:
+    """After a failed query: roll back if the connection still answers, else just drop it
+    (a health check must answer 503 itself, never fail into the error page)."""
+    try:
+        db.session.rollback()
+    except Exception:
+        db.session.registry().invalidate()

@@ -1,5 +1,7 @@
 """Liveness and readiness."""
 
+import pytest
+
 
 def test_health_answers_status_version_and_time(client):
     response = client.get("/health")
@@ -48,3 +50,22 @@ def test_health_queue_reports_the_oldest_due_email(app, client, user):
 
     assert body["status"] == "ok" and 299 <= body["oldest_pending_seconds"] <= 301
     assert client.get("/health/db").status_code == 200  # readiness never waits on the queue
+
+
+@pytest.mark.parametrize("path", ["/health/db", "/health/queue"])
+def test_health_checks_answer_503_json_when_the_database_is_gone(app, client, monkeypatch, path):
+    from sqlalchemy.exc import OperationalError
+
+    from portal import outbox
+    from portal.extensions import db
+
+    def gone(*_args, **_kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(outbox, "pending_age", gone)
+    monkeypatch.setattr(db.session, "execute", gone)
+
+    response = client.get(path)
+
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "unavailable", "database": "unreachable"}
