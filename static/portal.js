@@ -18,6 +18,18 @@
       : "That didn't work. Reload the page and try again.";
   });
 
+  // HX-Redirect to the page we are on with another #part (e.g. /profile#email-change) is a
+  // jump within the page to the browser, not a load: reload it, so what changed shows.
+  document.addEventListener("htmx:afterOnLoad", function (event) {
+    var xhr = event.detail.xhr;
+    var target = xhr && xhr.getResponseHeader("HX-Redirect");
+    if (!target) return;
+    var url = new URL(target, window.location.href);
+    if (url.pathname === window.location.pathname && url.search === window.location.search) {
+      window.location.reload();
+    }
+  });
+
   function focusOn(element) {
     if (!element) return false;
     if (!element.matches("a[href], button, input, select, textarea, [tabindex]")) {

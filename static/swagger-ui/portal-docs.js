@@ -13,6 +13,14 @@
   followScheme();
   dark.addEventListener("change", followScheme);
 
+  function mark(selector, attributes) {
+    root.querySelectorAll(selector).forEach(function (el) {
+      Object.keys(attributes).forEach(function (name) {
+        if (!el.hasAttribute(name)) el.setAttribute(name, attributes[name]);
+      });
+    });
+  }
+
   function mend() {
     // The server picker's <label> wraps it with no text of its own: an unnamed list.
     root.querySelectorAll(".servers select:not([aria-label])").forEach(function (select) {
@@ -29,6 +37,14 @@
       var path = op && op.querySelector(".opblock-summary-path");
       table.setAttribute("aria-label", "Responses" + (method && path ? " of " + method.textContent + " " + path.textContent : ""));
     });
+    // Landmarks and heading levels: the title and description are the page's banner, the
+    // server and authorization bar a named region; sections under the h1 title are level 2.
+    mark(".information-container", { role: "banner" });
+    mark(".schemes-server-container", { role: "region", "aria-label": "Servers and authorization" });
+    mark("h3.opblock-tag, .models > h4, .modal-ux-header > h3", { "aria-level": "2" });
+    mark(".opblock h4, .modal-ux-content h4", { "aria-level": "3" });
+    // The authorization dialog is a dialog, named by its heading.
+    mark(".modal-ux", { role: "dialog", "aria-modal": "true", "aria-label": "Available authorizations" });
     // Deep links inside an operation's expand button: a link in a button is two controls in
     // one for keyboards and screen readers. The button alone expands it and still puts the
     // operation in the address (deepLinking), so the inner link loses its href only.
