@@ -157,6 +157,9 @@ def focused(page) -> dict:
             ring: Boolean(outline || shadow), outline: style.outline, shadow: style.boxShadow,
             invalid: el.getAttribute('aria-invalid'),
             describedby: el.getAttribute('aria-describedby'),
+            row: el.closest('tr') ? el.closest('tr').id : null,
+            inMain: Boolean(el.closest('main')), inHeader: Boolean(el.closest('header')),
+            outlineColor: style.outlineColor,
           };
         }"""
     )
