@@ -115,3 +115,41 @@ def test_sign_up_confirm_end_a_session_and_sign_out_by_keyboard(served, page, ch
     keyboard.press("Enter")
     page.wait_for_url("**/signin")
     assert "signed out" in page.inner_text("main").lower()
+
+
+def test_without_javascript_the_same_steps_work(served, chromium):
+    """The swaps are enhancements: with scripts off, every form posts and the page reloads."""
+    app, base = served
+    page = new_page(chromium, java_script_enabled=False)
+    try:
+        page.goto(base + "/signup")
+        page.fill("#username", "x")
+        page.click("#sign-up-form button[type=submit]")
+        assert page.get_attribute("#email", "aria-invalid") == "true"
+        page.fill("#email", "grace@example.com")
+        page.fill("#username", "grace")
+        page.fill("#password", PASSWORD)
+        page.click("#sign-up-form button[type=submit]")
+        page.wait_for_url("**/verify")
+        code = mail_code(app)
+        page.click("button:has-text('send a new code')")
+        page.wait_for_url("**/verify")
+        assert "a new code is on its way" in page.inner_text(".flashes")
+        page.fill("#code", code)  # within the minute no new code is sent: this one works
+        page.click("#verify-form button[type=submit]")
+        page.wait_for_url("**/profile")
+
+        phone = new_page(chromium, user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Mobile")
+        try:
+            sign_in(phone, base, "grace")
+        finally:
+            phone.context.close()
+        page.goto(base + "/sessions")
+        page.click("#sessions tbody button:has-text('Sign out')")
+        page.wait_for_url("**/sessions")
+        assert re.search(r"Signed out .+ on iOS\.", page.inner_text(".flashes"))
+        assert page.locator("#sessions tbody tr").count() == 1
+        page.click("header button:has-text('Sign out')")
+        page.wait_for_url("**/signin")
+    finally:
+        page.context.close()
