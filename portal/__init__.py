@@ -26,6 +26,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(load_config(app.instance_path, test_config))
     if hops := app.config["PROXY_FIX_HOPS"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+    from portal.health import LivenessShortcut
+
+    app.wsgi_app = LivenessShortcut(app.wsgi_app, __version__)
 
     from portal import database, guards, logs
 

@@ -122,23 +122,31 @@ def init_app(app: Flask) -> None:
             return problem(500, "internal_error", "Something went wrong on our side.")
         return error_page(500, "Something went wrong on our side.")
 
+    # The same headers on every answer: built once (a view may still set its own).
+    always = {
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        # No-referrer keeps reset-link tokens out of other sites' logs.
+        "Referrer-Policy": "no-referrer",
+        "Content-Security-Policy": (
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+        ),
+    }
+    if app.config["SESSION_COOKIE_SECURE"]:
+        always["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+
     @app.after_request
     def security_headers(response):
         if g.get("retry_after") and response.status_code == 429:  # a spent guessing budget
             response.headers.setdefault("Retry-After", str(g.retry_after))
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        # No-referrer keeps reset-link tokens out of other sites' logs.
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
-        )
-        if app.config["SESSION_COOKIE_SECURE"]:
-            response.headers.setdefault(
-                "Strict-Transport-Security", "max-age=63072000; includeSubDomains"
-            )
-        if request.endpoint and not request.endpoint.startswith(("static", "health")):
-            response.headers.setdefault("Cache-Control", "no-store")
+        headers = response.headers
+        for name, value in always.items():
+            if name not in headers:
+                headers[name] = value
+        endpoint = request.endpoint
+        if endpoint and not endpoint.startswith(("static", "health")) and (
+            "Cache-Control" not in headers
+        ):
+            headers["Cache-Control"] = "no-store"
         return response

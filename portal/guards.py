@@ -41,9 +41,10 @@ def _unstorable(value) -> str | None:
 
 def _fields():
     """Every (name, value) a view could read as text; the API's JSON bodies are left to its
-    schemas."""
-    yield from request.args.items(multi=True)
-    if not _is_api():
+    schemas. (Most requests have neither: nothing is parsed for them.)"""
+    if request.query_string:
+        yield from request.args.items(multi=True)
+    if request.content_length and not _is_api():
         yield from request.form.items(multi=True)
 
 

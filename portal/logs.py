@@ -2,10 +2,10 @@
 (X-Request-ID), and one line per request; never a password, code or token."""
 
 import logging
+import os
 import re
 import sys
 import time
-import uuid
 
 from flask import Flask, g, has_request_context, request
 from pythonjsonlogger.json import JsonFormatter
@@ -129,7 +129,7 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _request_id():
         given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if _REQUEST_ID_RE.match(given) else uuid.uuid4().hex
+        g.request_id = given if given and _REQUEST_ID_RE.match(given) else os.urandom(16).hex()
         g.request_started = time.perf_counter()
 
     @app.after_request

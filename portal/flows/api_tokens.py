@@ -73,12 +73,13 @@ def _pair(session: UserSession, user: User) -> TokenPair:
 
 
 def issue_tokens(session: UserSession) -> TokenPair:
-    """The first pair of a new API session (after sign-in or verification); commits."""
-    session.refresh_jti = _new_jti()
-    session.previous_refresh_jti = None
-    user = session.user
-    db.session.commit()
-    return _pair(session, user)
+    """The first pair of a new API session (after sign-in or verification). The session was
+    committed with its refresh jti (flows/sessions.py start_session); a session from before
+    that gets one now."""
+    if session.refresh_jti is None:
+        session.refresh_jti = _new_jti()
+        db.session.commit()
+    return _pair(session, session.user)
 
 
 def _invalid(message: str = "This token is not valid.") -> FlowError:

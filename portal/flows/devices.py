@@ -37,15 +37,17 @@ def find(user: User | None, token) -> Device | None:
     )
 
 
-def remember(user: User, kind: str, client: Client, token=None) -> tuple[Device, str, bool]:
+def remember(
+    user: User, kind: str, client: Client, token=None, *, known: Device | None = None
+) -> tuple[Device, str, bool]:
     """After a completed sign-in: (device, its token, whether to announce it: new to an
     account that already has known devices). The first device of an account (a new account,
     or one from before devices were remembered) becomes known quietly, so that turning this
     on does not mail every owner. A browser's token is kept for every account it signs in
-    to. Caller commits."""
+    to. `known`: the device the caller already found for `token`. Caller commits."""
     if not _plausible(token):
         token = tokens.new_token()
-    device = find(user, token)
+    device = known if known is not None and known.user_id == user.id else find(user, token)
     now = clock.utcnow()
     if device is not None:
         device.last_used_at = now

@@ -20,7 +20,7 @@ TOUCH_INTERVAL = timedelta(minutes=1)
 TOO_MANY = "Too many active sessions"
 
 
-def start_session(user: User, kind: str, client: Client) -> UserSession:
+def start_session(user: User, kind: str, client: Client, **columns) -> UserSession:
     """A new session row at every sign-in (never reuse one: no fixation); past the cap of
     active sessions, the least recently used other one ends. Caller commits."""
     now = clock.utcnow()
@@ -33,6 +33,10 @@ def start_session(user: User, kind: str, client: Client) -> UserSession:
         ip_address=client.ip_address[:64],
         created_at=now,
         last_seen_at=now,
+        # An app's session carries the jti of the refresh token it may exchange (flows/
+        # api_tokens.py), written with the sign-in itself: one commit, not two.
+        refresh_jti=uuid.uuid4().hex if kind == "api" else None,
+        **columns,
     )
     session.expires_at = next_expiry(session, now)
     db.session.add(session)

@@ -2,7 +2,7 @@
 
 from portal.client import Client
 from portal.extensions import db
-from portal.flows import FlowError, budget, devices, events, invalid, mfa, notices, signup, totp
+from portal.flows import FlowError, budget, devices, events, invalid, mfa, notices, signup
 from portal.flows.accounts import find_by_login
 from portal.flows.sessions import revoke, revoke_all, start_session
 from portal.flows.validation import plain_password
@@ -59,10 +59,11 @@ def sign_in(
         )
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    if totp.is_enabled(user):
+    # The account was read just now, its second factors with it (models.py: totp_enabled).
+    if user.totp_enabled:
         # Two-step sign-in: no session until a code is given (flows/mfa.py).
         raise mfa.second_step_required(user, kind, device)
-    return complete_sign_in(user, kind, client, device_token)
+    return complete_sign_in(user, kind, client, device_token, device=device)
 
 
 def _confirm_step_if_theirs(pending, password: str, client: Client) -> None:
@@ -78,15 +79,22 @@ def _confirm_step_if_theirs(pending, password: str, client: Client) -> None:
 
 
 def complete_sign_in(
-    user: User, kind: str, client: Client, device_token=None, *, second_factor=None, **data
+    user: User,
+    kind: str,
+    client: Client,
+    device_token=None,
+    *,
+    second_factor=None,
+    device=None,
+    **data,
 ):
     """Every factor is checked: a new session on this device, announced when the device is
     new to the account. `second_factor`: what proved it beyond the password, if anything
-    (totp, recovery_code, passkey). Commits."""
-    session = start_session(user, kind, client)
-    session.second_factor = second_factor
-    device, token, announce = devices.remember(user, kind, client, device_token)
-    session.device_id = device.id
+    (totp, recovery_code, passkey); `device`: the known device the caller already found for
+    `device_token`, if any. Commits."""
+    device, token, announce = devices.remember(user, kind, client, device_token, known=device)
+    # Everything the session row holds is set before it is first written: one INSERT.
+    session = start_session(user, kind, client, second_factor=second_factor, device_id=device.id)
     session.device_token = token
     events.record("signed_in", user, client=client, session=session, **data)
     if announce:

@@ -219,7 +219,14 @@ class Nginx(Process):
         """nginx's $upstream_addr for each `METHOD path` so far: the app server that answered
         ("127.0.0.1:8001"), or those it tried in turn ("127.0.0.1:8001, 127.0.0.1:8002")."""
         pattern = re.compile(rf'"{re.escape(method)} {re.escape(path)}" \d{{3}} \d+ \S+ (.+) rid=')
-        return [m.group(1) for m in map(pattern.search, self.logs().splitlines()) if m]
+        # nginx writes its access line after the answer has gone out: the client may read the
+        # log a moment before the line is there, so give it a second to arrive.
+        deadline = time.monotonic() + 2
+        while True:
+            found = [m.group(1) for m in map(pattern.search, self.logs().splitlines()) if m]
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
 
 
 class PrivatePostgres:

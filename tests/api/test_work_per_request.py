@@ -1,0 +1,84 @@
+"""The work of the hot paths, pinned: SQL statements per request (issue 9). A change that adds
+a statement or a round trip to these fails here; speed itself is measured by the benchmark
+(scripts/bench.py), never by timed tests."""
+
+from datetime import timedelta
+
+import pytest
+from web_helpers import PASSWORD
+
+from portal import clock
+from portal.extensions import db
+
+
+@pytest.fixture
+def statements(count_queries):
+    """The SQL of one request (a minute after the previous, so activity is written at most
+    once and not counted here)."""
+
+    def run(call) -> list[str]:
+        call()  # warm: the session's last-seen time is written by this one, if at all
+        db.session.expire_all()
+        with count_queries() as queries:
+            response = call()
+        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+        return [q.split()[0] for q in queries]
+
+    return run
+
+
+def test_users_me_is_one_select(api, tokens, statements):
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert statements(lambda: api.client.get("/api/v1/users/me", headers=headers)) == ["SELECT"]
+
+
+def test_api_sessions_is_two_selects(api, tokens, statements):
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    made = statements(lambda: api.client.get("/api/v1/sessions", headers=headers))
+    assert made == ["SELECT", "SELECT"]  # the session + user, then the page
+
+
+def test_the_sessions_page_is_two_selects(auth, statements):
+    assert statements(lambda: auth.get("/sessions")) == ["SELECT", "SELECT"]
+
+
+def test_the_admin_search_fragment_is_two_selects(make_user, new_browser, statements, monkeypatch):
+    """The session + user, then one page of the email run (it has more than a page)."""
+    from portal.flows import activity
+
+    for n in range(3):
+        make_user(email=f"user{n}@example.com", username=f"user{n}")
+    make_user(email="root@example.com", username="root", admin=True)
+    admin = new_browser()
+    admin.sign_in("root@example.com")
+    monkeypatch.setattr(activity, "PAGE_SIZE", 2)
+    made = statements(lambda: admin.get("/admin/?q=user", headers={"HX-Request": "true"}))
+    assert made == ["SELECT", "SELECT"]
+
+
+def test_a_login_from_a_known_device_writes_once(api, user, statements):
+    first = api.client.post(
+        "/api/v1/auth/login", json={"email": "alice@example.com", "password": PASSWORD}
+    )
+    device = first.get_json()["device_token"]
+
+    def login():
+        clock.advance(timedelta(minutes=1))
+        return api.client.post(
+            "/api/v1/auth/login",
+            json={"email": "alice@example.com", "password": PASSWORD, "device_token": device},
+        )
+
+    made = statements(login)
+    assert made == [
+        "SELECT",  # the account by email or username, its second factors with it
+        "SELECT",  # this device of it
+        "SELECT",  # its guessing budget
+        "UPDATE",  # the device's last use
+        "UPDATE",  # the user's last sign-in
+        "INSERT",  # the session, refresh jti and device included
+        "UPDATE",  # sessions past the cap (none), in one statement
+        "INSERT",  # the event
+        "SELECT",  # reading back what the commit expired, to sign the tokens
+        "SELECT",
+    ], made
