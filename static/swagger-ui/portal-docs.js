@@ -1,7 +1,7 @@
 // Starts Swagger UI on /api/v1/docs. A file, not an inline script: the CSP allows 'self' only.
 // Around the vendored bundle (never edited), it follows the device's light or dark scheme and
 // mends what Swagger UI renders for screen readers and keyboards (checked by axe-core in
-// tests/browser): a name for each unlabelled select, and no link inside a button.
+// tests/browser): names for unnamed controls, landmarks, heading levels, no link in a button.
 (function () {
   "use strict";
   var root = document.getElementById("swagger-ui");
@@ -43,8 +43,9 @@
     mark(".schemes-server-container", { role: "region", "aria-label": "Servers and authorization" });
     mark("h3.opblock-tag, .models > h4, .modal-ux-header > h3", { "aria-level": "2" });
     mark(".opblock h4, .modal-ux-content h4", { "aria-level": "3" });
-    // The authorization dialog is a dialog, named by its heading.
-    mark(".modal-ux", { role: "dialog", "aria-modal": "true", "aria-label": "Available authorizations" });
+    // The authorization dialog is a dialog, named like its heading (not aria-modal: Swagger UI
+    // does not keep focus inside it).
+    mark(".modal-ux", { role: "dialog", "aria-label": "Available authorizations" });
     // Deep links inside an operation's expand button: a link in a button is two controls in
     // one for keyboards and screen readers. The button alone expands it and still puts the
     // operation in the address (deepLinking), so the inner link loses its href only.
@@ -52,12 +53,8 @@
       link.removeAttribute("href");
     });
   }
-  var pending = false;
-  new MutationObserver(function () {
-    if (pending) return;
-    pending = true;
-    window.requestAnimationFrame(function () { pending = false; mend(); });
-  }).observe(root, { childList: true, subtree: true });
+  // Mended as React renders (a batch of changes at a time, before the next paint).
+  new MutationObserver(mend).observe(root, { childList: true, subtree: true });
 
   window.ui = SwaggerUIBundle({
     url: root.getAttribute("data-spec-url"),
