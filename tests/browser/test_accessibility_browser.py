@@ -23,8 +23,11 @@ from browsing import (
     sign_in,
     sync_api,
 )
+from sqlalchemy import update
 
 from portal import clock
+from portal.extensions import db
+from portal.models import User
 
 expect = sync_api.expect
 
@@ -64,6 +67,27 @@ def recorder(served):
     """Every HTML page and fragment the served portal answers during the test."""
     app, _ = served
     return HtmlRecorder(app)
+
+
+def with_virtual_authenticator(page) -> None:
+    """A platform authenticator that verifies its user (CDP), as a laptop's; no passkey
+    autofill request waiting on the sign-in page (headless Chromium stops dispatching clicks
+    while one waits)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    options = {
+        "protocol": "ctap2",
+        "transport": "internal",
+        "hasResidentKey": True,
+        "hasUserVerification": True,
+        "isUserVerified": True,
+        "automaticPresenceSimulation": True,
+    }
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})
+    page.add_init_script(
+        "if (window.PublicKeyCredential) "
+        "PublicKeyCredential.isConditionalMediationAvailable = () => Promise.resolve(false);"
+    )
 
 
 def no_inline_styles(recorder) -> None:
@@ -198,8 +222,9 @@ def test_resend_countdown_is_shown_each_second_and_announced_twice(served, pages
 
 def test_signed_in_pages_and_their_swaps(served, pages, recorder):
     app, base = served
-    make_account(app)
+    ada = make_account(app)
     page = pages()
+    with_virtual_authenticator(page)
     sign_in(page, base)
     phone = pages(user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile")
     sign_in(phone, base)
@@ -247,6 +272,10 @@ def test_signed_in_pages_and_their_swaps(served, pages, recorder):
         page.click("#reauth-section button[type=submit]")
     page.wait_for_selector("text=You confirmed it's you")
     check_every_view(page, "profile-confirmed")
+    page.fill("#passkey-new-name", "Laptop")
+    page.click("form[data-passkey-add] button[type=submit]")
+    page.wait_for_selector("text=The passkey “Laptop” is added")
+    check_every_view(page, "profile-with-passkey")
     page.click("text=Set up an authenticator app")
     page.wait_for_url("**/profile/totp/setup")
     check_every_view(page, "totp-setup")
@@ -254,6 +283,14 @@ def test_signed_in_pages_and_their_swaps(served, pages, recorder):
     page.click("button:has-text('Turn on two-step sign-in')")
     page.wait_for_selector("#recovery-codes")
     check_every_view(page, "recovery-codes")
+    # What an admin sees of these second factors (ada made admin to look at her own).
+    with app.app_context():
+        db.session.execute(update(User).where(User.id == ada).values(is_admin=True))
+        db.session.commit()
+        db.session.remove()
+    page.goto(f"{base}/admin/users/{ada}")
+    page.wait_for_selector("#two-step form.stack")
+    check_every_view(page, "admin-user-second-factors")
     page.goto(base + "/profile")
     page.click("header form button:has-text('Sign out')")
     page.wait_for_url("**/signin")
