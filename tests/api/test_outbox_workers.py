@@ -1,0 +1,48 @@
+"""Several mail workers at once, on real commits: each message is delivered exactly once
+(SELECT ... FOR UPDATE SKIP LOCKED hands every row to one worker)."""
+
+import contextvars
+import threading
+
+from web_helpers import mail_files
+
+from portal import outbox
+from portal.extensions import db
+from portal.flows import accounts
+from portal.models import OutboxMessage, User
+
+
+def test_three_workers_deliver_each_of_sixty_emails_once(live_app):
+    live_app.config["MAIL_DELIVERY"] = "worker"
+    with live_app.test_request_context("/"):
+        user = User(email="owner@example.com", username="owner", password_hash="x")
+        db.session.add(user)
+        db.session.commit()
+        for n in range(60):
+            accounts.send(f"person{n}@example.com", "account_exists", capped=False, user=user)
+        db.session.commit()
+
+    handled = []
+    start = threading.Barrier(3)
+
+    def worker():
+        def run():
+            with live_app.app_context():
+                start.wait()
+                handled.append(outbox.worker_loop(once=True))
+                db.session.remove()
+
+        contextvars.Context().run(run)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    sent = [m["to"][0] for m in mail_files(live_app)]
+    assert sorted(sent) == sorted(f"person{n}@example.com" for n in range(60))  # once each
+    assert sum(handled) == 60
+    with live_app.app_context():
+        statuses = {row.status for row in db.session.scalars(db.select(OutboxMessage))}
+        assert statuses == {"sent"}
