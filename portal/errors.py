@@ -10,10 +10,12 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from portal.extensions import db, login_manager
+from portal.problem_codes import OTHER
 from portal.problems import problem
 
 log = logging.getLogger(__name__)
 
+# The code an HTTP error (werkzeug, the rate limiter) answers with under /api/.
 CODES = {
     400: "bad_request",
     401: "invalid_token",
@@ -96,7 +98,7 @@ def init_app(app: Flask) -> None:
         headers = _retry_after(error) if status == 429 else {}
         if wants_problem_json():
             detail = MESSAGES.get(status) or error.description or "Error"
-            response = problem(status, CODES.get(status, "error"), detail, headers=headers)
+            response = problem(status, CODES.get(status, OTHER), detail, headers=headers)
             if status == 405 and getattr(error, "valid_methods", None):
                 response.headers["Allow"] = ", ".join(error.valid_methods)
             return response
@@ -145,8 +147,10 @@ def init_app(app: Flask) -> None:
             if name not in headers:
                 headers[name] = value
         endpoint = request.endpoint
-        if endpoint and not endpoint.startswith(("static", "health")) and (
-            "Cache-Control" not in headers
+        if (
+            endpoint
+            and not endpoint.startswith(("static", "health"))
+            and ("Cache-Control" not in headers)
         ):
             headers["Cache-Control"] = "no-store"
         return response

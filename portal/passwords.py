@@ -5,8 +5,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from zxcvbn import zxcvbn
 
-MIN_LENGTH = 8
-MAX_LENGTH = 128
+from portal.input_rules import PASSWORD_MAX, PASSWORD_MIN
+
 # zxcvbn score 3 = "safely unguessable": refuses common, dictionary and keyboard-walk
 # passwords, and ones built from the email or username, without composition rules.
 MIN_SCORE = 3
@@ -56,10 +56,10 @@ def burn_password_check(password: str) -> None:
 
 def password_problems(password: str, *, email: str = "", username: str = "") -> list[str]:
     """What is wrong with a new password, in words a person can act on ([] when fine)."""
-    if len(password) < MIN_LENGTH:
-        return [f"Use at least {MIN_LENGTH} characters."]
-    if len(password) > MAX_LENGTH:
-        return [f"Use at most {MAX_LENGTH} characters."]
+    if len(password) < PASSWORD_MIN:
+        return [f"Use at least {PASSWORD_MIN} characters."]
+    if len(password) > PASSWORD_MAX:
+        return [f"Use at most {PASSWORD_MAX} characters."]
     inputs = [v for v in (email, email.split("@")[0], username) if v]
     lowered = password.lower()
     if any(len(v) >= 3 and v.lower() in lowered for v in inputs):

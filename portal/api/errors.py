@@ -1,30 +1,11 @@
-"""FlowError -> problem+json: one table from a flow's stable code to an HTTP status."""
+"""FlowError -> problem+json, with the status from the one table of codes (problem_codes.py)."""
 
 from portal.extensions import db
 from portal.flows import FlowError
+from portal.problem_codes import STATUS
 from portal.problems import problem
 
-STATUS = {
-    "validation_error": 422,
-    "invalid_credentials": 401,
-    "invalid_token": 401,
-    "token_expired": 401,
-    "session_ended": 401,
-    "email_not_verified": 403,
-    "account_disabled": 403,
-    "forbidden": 403,
-    "not_found": 404,
-    "invalid_code": 400,
-    "code_expired": 400,
-    "code_used_up": 400,
-    "invalid_reset_token": 400,
-    "username_taken": 409,
-    "rate_limited": 429,
-    "mfa_required": 403,
-    "totp_already_enabled": 409,
-    "totp_not_enabled": 409,
-}
-# Problem types with members of their own (DESIGN.md section 8).
+# Problem types with members of their own (schemas.Problem documents them).
 MEMBERS = {"mfa_required": ("mfa_token", "methods")}
 
 

@@ -7,22 +7,12 @@ from pydantic.json_schema import models_json_schema
 
 from portal.api import schemas
 from portal.api.spec import REGISTRY
+from portal.problem_codes import described
 
-PROBLEM_TEXT = {
-    400: "Malformed JSON (`invalid_json`), or a wrong or expired code / reset token.",
-    401: "Missing, invalid or expired token, or an ended session (`invalid_token`, "
-    "`token_expired`, `session_ended`); wrong credentials (`invalid_credentials`).",
-    403: "Not allowed (`forbidden`, `email_not_verified`, `account_disabled`), or the "
-    "account uses two-step sign-in (`mfa_required`, with `mfa_token` and `methods`: finish "
-    "with POST /auth/mfa).",
-    404: "Not found (`not_found`).",
-    409: "Conflict (`username_taken`, `totp_already_enabled`, `totp_not_enabled`).",
-    413: "The body is larger than the server accepts.",
-    415: "The body is not `application/json`.",
-    422: "The body does not validate (`validation_error`, with `errors` per field).",
-    429: "Too many requests from this address, or too many wrong passwords or codes for "
-    "this account (`rate_limited`); see `Retry-After`.",
-}
+
+def _problem_text(status: int) -> str:
+    """What a problem answer with `status` means, from the one table of codes."""
+    return described(status) or "Error"
 
 
 def _path(rule: str) -> tuple[str, list[dict]]:
@@ -45,7 +35,7 @@ def _path(rule: str) -> tuple[str, list[dict]]:
 
 def _problem_response(status: int) -> dict:
     return {
-        "description": PROBLEM_TEXT.get(status, "Error"),
+        "description": _problem_text(status),
         "content": {
             "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
         },

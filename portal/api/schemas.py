@@ -11,8 +11,15 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from portal.flows.validation import MAX_EMAIL
-from portal.passwords import MAX_LENGTH as MAX_PASSWORD
+from portal import problem_codes
+from portal.input_rules import (
+    MAX_EMAIL,
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    USERNAME_MAX,
+    USERNAME_MIN,
+    USERNAME_PATTERN_ANY_CASE,
+)
 
 Email = Field(
     min_length=1,
@@ -56,17 +63,18 @@ class Request(BaseModel):
 class RegisterRequest(Request):
     email: str = Email
     username: str = Field(
-        min_length=3,
-        max_length=32,
-        pattern=r"^[A-Za-z0-9_.\-]{3,32}$",
-        description="3 to 32 of a-z 0-9 _ . - (case-insensitive, unique).",
+        min_length=USERNAME_MIN,
+        max_length=USERNAME_MAX,
+        pattern=USERNAME_PATTERN_ANY_CASE,
+        description=f"{USERNAME_MIN} to {USERNAME_MAX} of a-z 0-9 _ . - "
+        "(case-insensitive, unique).",
         examples=["ada"],
     )
     password: str = Field(
-        min_length=8,
-        max_length=MAX_PASSWORD,
-        description="8 to 128 characters; common passwords and ones close to the email or "
-        "username are refused.",
+        min_length=PASSWORD_MIN,
+        max_length=PASSWORD_MAX,
+        description=f"{PASSWORD_MIN} to {PASSWORD_MAX} characters; common passwords and ones "
+        "close to the email or username are refused.",
         examples=["purple elephant paints quietly"],
     )
 
@@ -82,7 +90,7 @@ class VerifyRequest(Request):
     password: str | None = Field(
         default=None,
         min_length=1,
-        max_length=MAX_PASSWORD * 4,
+        max_length=PASSWORD_MAX * 4,
         description="The password chosen at sign-up: required when more than one sign-up "
         "is waiting for the address (each has its own code).",
     )
@@ -102,7 +110,7 @@ class LoginRequest(Request):
         description="Email address or username.",
         examples=["ada@example.com"],
     )
-    password: str = Field(min_length=1, max_length=MAX_PASSWORD * 4)
+    password: str = Field(min_length=1, max_length=PASSWORD_MAX * 4)
     device_token: str | None = Field(
         default=None,
         max_length=128,
@@ -119,15 +127,17 @@ class ResetPasswordRequest(Request):
     token: str = Field(
         min_length=1, max_length=256, description="The token from the emailed reset link."
     )
-    password: str = Field(min_length=8, max_length=MAX_PASSWORD, description="The new password.")
+    password: str = Field(
+        min_length=PASSWORD_MIN, max_length=PASSWORD_MAX, description="The new password."
+    )
 
 
 class ProfileUpdateRequest(Request):
     username: str | None = Field(
         default=None,
-        min_length=3,
-        max_length=32,
-        pattern=r"^[A-Za-z0-9_.\-]{3,32}$",
+        min_length=USERNAME_MIN,
+        max_length=USERNAME_MAX,
+        pattern=USERNAME_PATTERN_ANY_CASE,
         description="A new username.",
     )
     email: str | None = Field(
@@ -141,7 +151,7 @@ class ProfileUpdateRequest(Request):
     password: str | None = Field(
         default=None,
         min_length=1,
-        max_length=MAX_PASSWORD * 4,
+        max_length=PASSWORD_MAX * 4,
         description="The account's password: required with `email` (re-authentication).",
     )
     code: str | None = ReauthCode
@@ -152,13 +162,13 @@ class CodeRequest(Request):
 
 
 class ChangePasswordRequest(Request):
-    current_password: str = Field(min_length=1, max_length=MAX_PASSWORD * 4)
-    new_password: str = Field(min_length=8, max_length=MAX_PASSWORD)
+    current_password: str = Field(min_length=1, max_length=PASSWORD_MAX * 4)
+    new_password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
     code: str | None = ReauthCode
 
 
 class PasswordRequest(Request):
-    password: str = Field(min_length=1, max_length=MAX_PASSWORD * 4)
+    password: str = Field(min_length=1, max_length=PASSWORD_MAX * 4)
     code: str | None = ReauthCode
 
 
@@ -318,12 +328,9 @@ class Problem(BaseModel):
     status: int
     detail: str
     code: str = Field(
-        description="Stable, machine-readable error code: validation_error, invalid_json, "
-        "invalid_credentials, invalid_token, token_expired, session_ended, "
-        "email_not_verified, account_disabled, forbidden, not_found, method_not_allowed, "
-        "invalid_code, code_expired, code_used_up, invalid_reset_token, username_taken, "
-        "request_too_large, unsupported_media_type, rate_limited, mfa_required, "
-        "totp_already_enabled, totp_not_enabled."
+        description="Stable, machine-readable error code: "
+        + ", ".join(problem_codes.CODES)
+        + f" ({problem_codes.OTHER} for any other HTTP error)."
     )
     errors: dict[str, list[str]] | None = Field(
         default=None, description="Messages per field (validation_error only)."
@@ -350,7 +357,7 @@ class ReauthRequest(Request):
     password: str | None = Field(
         default=None,
         min_length=1,
-        max_length=MAX_PASSWORD * 4,
+        max_length=PASSWORD_MAX * 4,
         description="The account's password.",
     )
     code: str | None = ReauthCode

@@ -4,10 +4,10 @@ import re
 
 from email_validator import EmailNotValidError, validate_email
 
-from portal.passwords import MAX_LENGTH, password_problems
+from portal.input_rules import MAX_EMAIL, PASSWORD_MAX, USERNAME_MAX, USERNAME_MIN, USERNAME_PATTERN
+from portal.passwords import password_problems
 
-USERNAME_RE = re.compile(r"^[a-z0-9_.\-]{3,32}$")
-MAX_EMAIL = 254
+USERNAME_RE = re.compile(USERNAME_PATTERN)
 
 
 def normalize_email(value) -> tuple[str | None, str | None]:
@@ -28,8 +28,8 @@ def normalize_username(value) -> tuple[str | None, str | None]:
     if not isinstance(value, str) or not value.strip():
         return None, "Choose a username."
     value = value.strip().lower()
-    if len(value) < 3 or len(value) > 32:
-        return None, "Use 3 to 32 characters."
+    if len(value) < USERNAME_MIN or len(value) > USERNAME_MAX:
+        return None, f"Use {USERNAME_MIN} to {USERNAME_MAX} characters."
     if not USERNAME_RE.match(value):
         return None, "Use only letters a-z, digits and . _ -"
     return value, None
@@ -39,14 +39,14 @@ def check_new_password(value, *, email: str = "", username: str = "") -> str | N
     """The first problem with a new password, or None."""
     if not isinstance(value, str) or not value:
         return "Choose a password."
-    if len(value) > MAX_LENGTH:
-        return f"Use at most {MAX_LENGTH} characters."
+    if len(value) > PASSWORD_MAX:
+        return f"Use at most {PASSWORD_MAX} characters."
     problems = password_problems(value, email=email or "", username=username or "")
     return problems[0] if problems else None
 
 
 def plain_password(value) -> str:
     """A submitted current password, or '' (never raises on wrong types or sizes)."""
-    if not isinstance(value, str) or len(value) > MAX_LENGTH * 4:
+    if not isinstance(value, str) or len(value) > PASSWORD_MAX * 4:
         return ""
     return value
