@@ -48,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from portal.admin import bp as admin_bp
     from portal.api import bp as api_bp
     from portal.auth import bp as auth_bp
+    from portal.flows import activity
     from portal.profile import bp as profile_bp
     from portal.sessions import bp as sessions_bp
 
@@ -61,6 +62,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.exempt(api_bp)  # token-authenticated, never cookie-authenticated
     app.register_blueprint(api_bp)
     errors.init_app(app)
+    # How security events read, in every template: {{ event|describe }}, {{ kind|label }}.
+    app.add_template_filter(activity.describe, "describe")
+    app.add_template_filter(activity.label, "label")
 
     from portal import metrics, tracing
 

@@ -21,6 +21,4 @@ def index():
         "activity/index.html",
         "activity/_events.html",
         listing=page,
-        describe=activity.describe,
-        label=activity.label,
     )

@@ -145,144 +145,175 @@ def _sessions(count) -> str:
     return f"{n} session{'' if n == 1 else 's'}"
 
 
+@dataclass
+class _Told:
+    """What a sentence about one event may need: its data, where it came from, and who acted
+    (`who` is the administrator, or "" when the owner or the portal did it)."""
+
+    event: SecurityEvent
+    data: dict
+    who: str
+    your: str
+
+    @property
+    def at(self) -> str:
+        return _from(self.event)
+
+    @property
+    def device(self) -> str:
+        return self.data.get("device") or "a device"
+
+    @property
+    def because(self) -> str:
+        return _because(self.data)
+
+    @property
+    def sessions(self) -> str:
+        return _sessions(self.data.get("count"))
+
+    def old_to_new(self) -> str:
+        return f"from {self.data.get('old', '?')} to {self.data.get('new', '?')}"
+
+    @property
+    def passkey(self) -> str:
+        return self.data.get("name") or "a passkey"
+
+
+def _signed_in(t: _Told) -> str:
+    via = SIGN_IN_METHODS.get(t.data.get("method"), "")
+    if t.data.get("method") == "passkey" and t.data.get("name"):
+        via = f" with the passkey “{t.data['name']}”"
+    return f"Signed in{via}{t.at}"
+
+
+def _sign_in_failed(t: _Told) -> str:
+    if t.event.user_id is None and t.data.get("login"):  # admins only: no account to show it
+        return f"Wrong password for {t.data['login']}, which has no account{t.at}"
+    return f"Wrong password entered{t.at}"
+
+
+def _signed_out(t: _Told) -> str:
+    where = _where(t.event)
+    return f"Signed out{' on ' + where if where else ''}"
+
+
+def _session_ended(t: _Told) -> str:
+    if t.who:
+        return f"{t.who} ended {t.your} session on {t.device}{t.because}"
+    return f"Ended the session on {t.device}{t.at}"
+
+
+def _account_deleted(t: _Told) -> str:
+    if t.who:
+        return f"{t.who} deleted the account {t.event.email}"
+    return f"Account {t.event.email} deleted{t.at}"
+
+
+def _admin_rights(given: bool):
+    def told(t: _Told) -> str:
+        how = f" by {t.who[0].lower()}{t.who[1:]}" if t.who else " from the command line"
+        return f"Administrator rights {'given' if given else 'taken away'}{how}"
+
+    return told
+
+
+def _refresh_token_reused(t: _Told) -> str:
+    on = f" for {t.data['device']}" if t.data.get("device") else ""
+    return f"An old app sign-in token{on} was used again{t.at}; that session was ended to be safe"
+
+
+def _passkey_removed(t: _Told) -> str:
+    if t.who:
+        return f"{t.who} removed {t.your} passkey “{t.passkey}”{t.because}"
+    return f"Passkey “{t.passkey}” removed{t.at}"
+
+
+# Event kind -> its sentence. A kind missing here reads as its label and where it came from.
+WORDING = {
+    "signed_up": lambda t: f"Account created{t.at}",
+    "email_verified": lambda t: f"Email address {t.event.email} confirmed{t.at}",
+    "signed_in": _signed_in,
+    "sign_in_failed": _sign_in_failed,
+    "guessing_locked": lambda t: (
+        f"Too many wrong passwords or codes: new tries must wait "
+        f"{t.data.get('minutes', 15)} minutes (devices signed in before are not held back)"
+    ),
+    "account_unlocked": lambda t: f"{t.who or 'An operator'} cleared the sign-in lock",
+    "reauth_failed": lambda t: f"Wrong password given to confirm a change{t.at}",
+    "session_ended_reauth": lambda t: f"Session ended after 5 wrong passwords in a row{t.at}",
+    "not_me_reported": lambda t: (
+        f"Reported “this wasn't me”{t.at}: every session was signed out and a "
+        "reset link was emailed"
+    ),
+    "signed_out": _signed_out,
+    "signed_out_everywhere": lambda t: f"Signed out on every device ({t.sessions}){t.at}",
+    "session_ended": _session_ended,
+    "session_evicted": lambda t: (
+        f"Ended {t.your} least recently used session, on {t.device}, to make room for a new "
+        f"sign-in{t.at} (too many active sessions)"
+    ),
+    "other_sessions_ended": lambda t: f"Signed out {t.sessions} on other devices{t.at}",
+    "all_sessions_ended": lambda t: (
+        f"{t.who or 'You'} ended all {t.your} sessions ({t.sessions}){t.because}"
+    ),
+    "password_changed": lambda t: f"Password changed{t.at}; other sessions were signed out",
+    "password_reset_requested": lambda t: f"Password reset link requested{t.at}",
+    "password_reset_completed": lambda t: (
+        f"Password reset with an emailed link{t.at}; every session was signed out"
+    ),
+    "email_change_requested": lambda t: (
+        f"Asked to change the email address to {t.data.get('new', 'a new address')}"
+    ),
+    "email_changed": lambda t: f"Email address changed {t.old_to_new()}",
+    "username_changed": lambda t: f"Username changed {t.old_to_new()}",
+    "refresh_token_reused": _refresh_token_reused,
+    "account_disabled": lambda t: (
+        f"{t.who or 'The portal'} disabled the account{t.because}; every session was signed out"
+    ),
+    "account_enabled": lambda t: f"{t.who or 'The portal'} enabled the account again",
+    "account_deleted": _account_deleted,
+    "admin_created": lambda t: "Admin account created from the command line",
+    "admin_promoted": _admin_rights(given=True),
+    "admin_demoted": _admin_rights(given=False),
+    # Second factors: authenticator app, recovery codes, passkeys.
+    "mfa_enabled": lambda t: f"Two-step sign-in with an authenticator app turned on{t.at}",
+    "mfa_disabled": lambda t: f"Two-step sign-in with an authenticator app turned off{t.at}",
+    "mfa_reset": lambda t: (
+        f"{t.who or 'An operator'} reset two-step sign-in: authenticator app, recovery codes "
+        f"and passkeys removed{t.because}"
+    ),
+    "recovery_codes_replaced": lambda t: (
+        f"New recovery codes made{t.at}; the old ones no longer work"
+    ),
+    "recovery_code_used": lambda t: (
+        f"A recovery code was used{t.at} ({t.data.get('left', '?')} left)"
+    ),
+    "second_step_failed": lambda t: f"Right password but a wrong sign-in code{t.at}",
+    "passkey_added": lambda t: f"Passkey “{t.passkey}” added{t.at}",
+    "passkey_renamed": lambda t: (
+        f"Passkey “{t.data.get('old', '?')}” renamed to “{t.data.get('new', '?')}”"
+    ),
+    "passkey_removed": _passkey_removed,
+    "passkey_sign_in_failed": lambda t: f"A passkey sign-in was refused{t.at}",
+    "passkey_counter_refused": lambda t: (
+        f"The passkey “{t.passkey}” was refused{t.at}: its use counter went back, "
+        "as a copied authenticator's would"
+    ),
+    "reauthenticated": lambda t: f"Confirmed it's you with the passkey “{t.passkey}”{t.at}",
+}
+
+
 def describe(event: SecurityEvent, *, for_owner: bool = True) -> str:
     """One sentence about what happened. `for_owner` speaks to the account's owner ("your
     session") and never names the administrator; otherwise it reads for admins."""
-    data = event.data or {}
-    by_admin = event.actor_id is not None and event.actor_id != event.user_id
     who = ""
-    if by_admin:
+    if event.actor_id is not None and event.actor_id != event.user_id:
         who = (
             "An administrator"
             if for_owner
             else (event.actor.email if event.actor is not None else "A deleted administrator")
         )
-    your = "your" if for_owner else "their"
-    device = data.get("device") or "a device"
-    kind = event.kind
-
-    if kind == "signed_up":
-        return f"Account created{_from(event)}"
-    if kind == "email_verified":
-        return f"Email address {event.email} confirmed{_from(event)}"
-    if kind == "signed_in":
-        via = SIGN_IN_METHODS.get(data.get("method"), "")
-        if data.get("method") == "passkey" and data.get("name"):
-            via = f" with the passkey “{data['name']}”"
-        return f"Signed in{via}{_from(event)}"
-    if kind.startswith(("mfa_", "recovery_", "second_step", "passkey_", "reauthenticated")):
-        return _describe_second_factor(event, data, who if by_admin else "", your)
-    if kind == "sign_in_failed":
-        if event.user_id is None and data.get("login"):  # admins only: no account to show it
-            return f"Wrong password for {data['login']}, which has no account{_from(event)}"
-        return f"Wrong password entered{_from(event)}"
-    if kind == "guessing_locked":
-        return (
-            f"Too many wrong passwords or codes: new tries must wait "
-            f"{data.get('minutes', 15)} minutes (devices signed in before are not held back)"
-        )
-    if kind == "account_unlocked":
-        actor = who if by_admin else "An operator"
-        return f"{actor} cleared the sign-in lock"
-    if kind == "reauth_failed":
-        return f"Wrong password given to confirm a change{_from(event)}"
-    if kind == "session_ended_reauth":
-        return f"Session ended after 5 wrong passwords in a row{_from(event)}"
-    if kind == "not_me_reported":
-        return (
-            f"Reported “this wasn't me”{_from(event)}: every session was signed out and a "
-            "reset link was emailed"
-        )
-    if kind == "signed_out":
-        return f"Signed out{' on ' + _where(event) if _where(event) else ''}"
-    if kind == "signed_out_everywhere":
-        return f"Signed out on every device ({_sessions(data.get('count'))}){_from(event)}"
-    if kind == "session_ended":
-        if by_admin:
-            return f"{who} ended {your} session on {device}{_because(data)}"
-        return f"Ended the session on {device}{_from(event)}"
-    if kind == "session_evicted":
-        return (
-            f"Ended {your} least recently used session, on {device}, to make room for a new "
-            f"sign-in{_from(event)} (too many active sessions)"
-        )
-    if kind == "other_sessions_ended":
-        return f"Signed out {_sessions(data.get('count'))} on other devices{_from(event)}"
-    if kind == "all_sessions_ended":
-        actor = who if by_admin else "You"
-        return f"{actor} ended all {your} sessions ({_sessions(data.get('count'))}){_because(data)}"
-    if kind == "password_changed":
-        return f"Password changed{_from(event)}; other sessions were signed out"
-    if kind == "password_reset_requested":
-        return f"Password reset link requested{_from(event)}"
-    if kind == "password_reset_completed":
-        return f"Password reset with an emailed link{_from(event)}; every session was signed out"
-    if kind == "email_change_requested":
-        return f"Asked to change the email address to {data.get('new', 'a new address')}"
-    if kind == "email_changed":
-        return f"Email address changed from {data.get('old', '?')} to {data.get('new', '?')}"
-    if kind == "username_changed":
-        return f"Username changed from {data.get('old', '?')} to {data.get('new', '?')}"
-    if kind == "refresh_token_reused":
-        on = f" for {data['device']}" if data.get("device") else ""
-        return (
-            f"An old app sign-in token{on} was used again{_from(event)}; "
-            "that session was ended to be safe"
-        )
-    if kind == "account_disabled":
-        actor = who if by_admin else "The portal"
-        return f"{actor} disabled the account{_because(data)}; every session was signed out"
-    if kind == "account_enabled":
-        return f"{who if by_admin else 'The portal'} enabled the account again"
-    if kind == "account_deleted":
-        if by_admin:
-            return f"{who} deleted the account {event.email}"
-        return f"Account {event.email} deleted{_from(event)}"
-    if kind == "admin_created":
-        return "Admin account created from the command line"
-    if kind in ("admin_promoted", "admin_demoted"):
-        how = f" by {who[0].lower()}{who[1:]}" if by_admin else " from the command line"
-        if kind == "admin_promoted":
-            return f"Administrator rights given{how}"
-        return f"Administrator rights taken away{how}"
-    return f"{label(kind)}{_from(event)}"
-
-
-def _describe_second_factor(event: SecurityEvent, data: dict, admin: str, your: str) -> str:
-    """Authenticator app, recovery codes and passkeys (DESIGN.md section 8)."""
-    kind, name = event.kind, data.get("name") or "a passkey"
-    if kind == "mfa_enabled":
-        return f"Two-step sign-in with an authenticator app turned on{_from(event)}"
-    if kind == "mfa_disabled":
-        return f"Two-step sign-in with an authenticator app turned off{_from(event)}"
-    if kind == "mfa_reset":
-        actor = admin or "An operator"
-        return (
-            f"{actor} reset two-step sign-in: authenticator app, recovery codes and passkeys "
-            f"removed{_because(data)}"
-        )
-    if kind == "recovery_codes_replaced":
-        return f"New recovery codes made{_from(event)}; the old ones no longer work"
-    if kind == "recovery_code_used":
-        left = data.get("left", "?")
-        return f"A recovery code was used{_from(event)} ({left} left)"
-    if kind == "second_step_failed":
-        return f"Right password but a wrong sign-in code{_from(event)}"
-    if kind == "passkey_added":
-        return f"Passkey “{name}” added{_from(event)}"
-    if kind == "passkey_renamed":
-        return f"Passkey “{data.get('old', '?')}” renamed to “{data.get('new', '?')}”"
-    if kind == "passkey_removed":
-        if admin:
-            return f"{admin} removed {your} passkey “{name}”{_because(data)}"
-        return f"Passkey “{name}” removed{_from(event)}"
-    if kind == "passkey_sign_in_failed":
-        return f"A passkey sign-in was refused{_from(event)}"
-    if kind == "passkey_counter_refused":
-        return (
-            f"The passkey “{name}” was refused{_from(event)}: its use counter went back, "
-            "as a copied authenticator's would"
-        )
-    if kind == "reauthenticated":
-        return f"Confirmed it's you with the passkey “{name}”{_from(event)}"
-    return f"{label(kind)}{_from(event)}"
+    wording = WORDING.get(event.kind)
+    if wording is None:
+        return f"{label(event.kind)}{_from(event)}"
+    return wording(_Told(event, event.data or {}, who, "your" if for_owner else "their"))
