@@ -1,19 +1,15 @@
 """`flask --app portal users ...`: create the first admin, promote and demote."""
 
 import os
-import uuid
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import select
 
-from portal.extensions import db
-from portal.flows import FlowError, events
+from portal.flows import FlowError
 from portal.flows import admin as admin_flows
 from portal.flows.accounts import find_by_email
-from portal.flows.validation import check_new_password, normalize_email, normalize_username
+from portal.flows.validation import normalize_email
 from portal.models import User
-from portal.passwords import hash_password
 
 users_cli = AppGroup("users", help="Manage accounts from the command line.")
 
@@ -43,33 +39,33 @@ def _email_or_fail(value: str) -> str:
 def create_admin(email: str, username: str | None) -> None:
     """Create a verified admin account. The password is prompted twice, or read from
     PORTAL_ADMIN_PASSWORD when set (for scripts)."""
-    email = _email_or_fail(email)
-    username, problem = normalize_username(username or email.split("@")[0])
-    if problem:
-        # The default (the part before @) may not fit the username rules: say how to fix it.
-        raise click.BadParameter(f"{problem} Pass --username NAME.", param_hint="--username")
-    if find_by_email(email) is not None:
-        raise click.ClickException(f"{email} already has an account; use `users promote`.")
-    if db.session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise click.ClickException(f"The username {username} is taken; pass --username.")
+    try:
+        # Before the prompt: nobody should type a password twice for an address that fails.
+        admin_flows.new_admin_identity(email, username)
+    except FlowError as error:
+        raise _create_admin_error(error) from None
     password = os.environ.get("PORTAL_ADMIN_PASSWORD") or click.prompt(
         "Password", hide_input=True, confirmation_prompt=True
     )
-    problem = check_new_password(password, email=email, username=username)
-    if problem:
-        raise click.ClickException(problem)
-    user = User(
-        id=uuid.uuid4(),
-        email=email,
-        username=username,
-        password_hash=hash_password(password),
-        is_verified=True,
-        is_admin=True,
-    )
-    db.session.add(user)
-    events.record("admin_created", user, via="cli")
-    db.session.commit()
-    click.echo(f"Created admin {username} <{email}>.")
+    try:
+        user = admin_flows.create_admin(email, username, password)
+    except FlowError as error:
+        raise _create_admin_error(error) from None
+    click.echo(f"Created admin {user.username} <{user.email}>.")
+
+
+def _create_admin_error(error: FlowError) -> click.ClickException:
+    """Bad input exits 2 and names the argument to fix; a taken email or username exits 1."""
+    if "email" in error.errors and error.code == "validation_error":
+        return click.BadParameter(error.message, param_hint="EMAIL")
+    if "username" in error.errors and error.code == "validation_error":
+        # The default (the part before @) may not fit the username rules: say how to fix it.
+        return click.BadParameter(f"{error.message} Pass --username NAME.", param_hint="--username")
+    if error.code == "username_taken":
+        return click.ClickException(f"{error.message} Pass --username.")
+    if "email" in error.errors:
+        return click.ClickException(f"{error.message} Use `users promote`.")
+    return click.ClickException(error.message)
 
 
 @users_cli.command("promote")

@@ -11,11 +11,14 @@ from sqlalchemy import select
 from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, activity, budget, events, invalid
-from portal.flows.accounts import send
+from portal.flows.accounts import find_by_email, send
 from portal.flows.activity import Page, events_page
 from portal.flows.password_reset import discard_reset_links
 from portal.flows.sessions import get_own_session, revoke, revoke_all
+from portal.flows.signup import username_taken
+from portal.flows.validation import check_new_password, normalize_email, normalize_username
 from portal.models import SecurityEvent, User, UserSession
+from portal.passwords import hash_password
 
 REASON_MAX = 120
 # What the owner reads on their activity page, and what is kept as the session's reason.
@@ -275,3 +278,40 @@ def demote(admin: User | None, user: User, client: Client | None = None, **data)
     events.record("admin_demoted", user, client=client, actor=admin, **data)
     db.session.commit()
     return True
+
+
+def new_admin_identity(email, username=None) -> tuple[str, str]:
+    """The email and username a new admin account would have, by sign-up's rules: both
+    normalised (the username defaults to the part of the email before @), the email without
+    an account, the username free (pending sign-ups of other addresses hold theirs)."""
+    email, problem = normalize_email(email)
+    if problem:
+        raise invalid({"email": [problem]})
+    username, problem = normalize_username(username or email.split("@")[0])
+    if problem:
+        raise invalid({"username": [problem]})
+    if find_by_email(email) is not None:
+        raise FlowError("forbidden", f"{email} already has an account.", field="email")
+    if username_taken(username, email):
+        raise FlowError("username_taken", f"The username {username} is taken.", field="username")
+    return email, username
+
+
+def create_admin(email, username, password) -> User:
+    """A verified admin account, made from the command line (no email is sent)."""
+    email, username = new_admin_identity(email, username)
+    problem = check_new_password(password, email=email, username=username)
+    if problem:
+        raise invalid({"password": [problem]})
+    user = User(
+        id=uuid.uuid4(),
+        email=email,
+        username=username,
+        password_hash=hash_password(password),
+        is_verified=True,
+        is_admin=True,
+    )
+    db.session.add(user)
+    events.record("admin_created", user, via="cli")
+    db.session.commit()
+    return user

@@ -4,7 +4,9 @@ import pytest
 from sqlalchemy import select
 from web_helpers import PASSWORD, STRONG_PASSWORD
 
+from portal.client import Client
 from portal.extensions import db
+from portal.flows import signup
 from portal.models import SecurityEvent, User
 from portal.passwords import verify_password
 
@@ -93,6 +95,16 @@ def test_create_admin_refuses_a_taken_username(cli, user, monkeypatch):
     assert result.exit_code == 1
     assert "username alice is taken" in result.output
     assert find("alice@elsewhere.org") is None
+
+
+def test_create_admin_refuses_a_username_a_pending_sign_up_holds(cli, app, monkeypatch):
+    with app.test_request_context():
+        signup.sign_up("someone@example.org", "ops", STRONG_PASSWORD, Client())
+    monkeypatch.setenv("PORTAL_ADMIN_PASSWORD", STRONG_PASSWORD)
+    result = cli("create-admin", "ops@example.com")
+    assert result.exit_code == 1
+    assert "username ops is taken" in result.output
+    assert find("ops@example.com") is None
 
 
 @pytest.mark.parametrize(
