@@ -1,4 +1,4 @@
-"""Configuration: defaults in one place, then the environment (DESIGN.md section 2)."""
+"""Configuration: defaults in one place, then the environment (README "Configuration")."""
 
 import hashlib
 import hmac
@@ -44,7 +44,7 @@ def _defaults(instance_path: str) -> dict:
         "RATELIMIT_STORAGE_URI": "memory://",
         # How many reverse proxies in front of the app set X-Forwarded-For (0: trust none).
         "PROXY_FIX_HOPS": 0,
-        # Second factor and passkeys (DESIGN.md section 8). MFA_KEYS: Fernet keys, newest
+        # Second factor and passkeys (README "Two-step sign-in"). MFA_KEYS: Fernet keys, newest
         # first, comma-separated (portal/crypto.py); unset, one is derived from SECRET_KEY.
         "MFA_KEYS": None,
         "ADMIN_REQUIRE_MFA": False,

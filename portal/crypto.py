@@ -1,5 +1,5 @@
 """Secrets at rest (queued emails that carry codes or links, TOTP secrets): encrypted with a
-list of keys so they can rotate (DESIGN.md section 8).
+list of keys so they can rotate (README "Two-step sign-in").
 
 `MFA_KEYS` holds Fernet keys, newest first, separated by commas: the newest encrypts, every
 one decrypts, so a new key goes first and an old one leaves once `rotate` has re-encrypted

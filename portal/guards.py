@@ -1,4 +1,4 @@
-"""Checks every request passes before any view runs (DESIGN.md section 7).
+"""Checks every request passes before any view runs (README "Rules worth knowing").
 
 - Text the database cannot store: a NUL character, or a lone surrogate (which cannot be
   encoded), in any query argument or form field is bad input: 400 on pages, 422

@@ -1,4 +1,4 @@
-"""Prometheus metrics at `GET /metrics` (DESIGN.md section 6), guarded by METRICS_TOKEN.
+"""Prometheus metrics at `GET /metrics` (README "Operations"), guarded by METRICS_TOKEN.
 
 Under gunicorn every worker is its own process: with PROMETHEUS_MULTIPROC_DIR set (before
 the processes start), prometheus_client keeps each process's values in files there and a

@@ -1,4 +1,4 @@
-"""The data model of DESIGN.md section 3: users, their sessions, one-time codes, events."""
+"""The data model (docs/architecture.md): users, their sessions, one-time codes, events."""
 
 import uuid
 from datetime import datetime
@@ -43,6 +43,7 @@ HAND_WRITTEN_INDEXES = {"ix_users_email_c", "ix_users_username_c"}
 
 def include_in_autogenerate(object, name, type_, reflected, compare_to) -> bool:  # noqa: A002
     return not (type_ == "index" and name in HAND_WRITTEN_INDEXES)
+
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"
@@ -265,7 +266,7 @@ class EmailSend(db.Model):
 
 class OutboxMessage(db.Model):
     """An email (or a job that decides which email) queued in the transaction of the change
-    that causes it, delivered by `flask --app portal mail worker` (DESIGN.md section 6).
+    that causes it, delivered by `flask --app portal mail worker` (README "Operations").
     The rendered message is encrypted at rest and erased once delivered."""
 
     __tablename__ = "outbox"
@@ -295,7 +296,7 @@ class OutboxMessage(db.Model):
     )
 
 
-# Second factor and passkeys (DESIGN.md section 8) ------------------------------------------
+# Second factor and passkeys (README "Two-step sign-in") ------------------------------------
 
 
 class TotpSecret(db.Model):

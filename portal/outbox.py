@@ -1,4 +1,4 @@
-"""The email outbox (DESIGN.md section 6): every email, and every job that decides which
+"""The email outbox (README "Operations"): every email, and every job that decides which
 email to send, is a row written in the same transaction as the change that causes it. No
 email for a rolled-back change, no change without its email.
 

@@ -1,4 +1,4 @@
-"""Password hashing (argon2id) and the password policy of DESIGN.md section 4."""
+"""Password hashing (argon2id) and the password policy of README "Rules worth knowing"."""
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError

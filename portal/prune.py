@@ -1,4 +1,4 @@
-"""`flask --app portal maintenance prune`: remove what no one needs any more (DESIGN.md 6).
+"""`flask --app portal maintenance prune`: remove what no one needs any more (README "Operations").
 
 Each rule deletes in batches (one short transaction each), so it is safe while serving and
 can be stopped and run again at any time: what is left simply waits for the next run."""

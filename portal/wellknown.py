@@ -1,4 +1,4 @@
-"""/.well-known files that let native apps use this site's passkeys (DESIGN.md section 8).
+"""/.well-known files that let native apps use this site's passkeys (README "Two-step sign-in").
 
 Android's Credential Manager and iOS's AuthenticationServices only offer a site's passkeys in
 an app the site names: Digital Asset Links (`assetlinks.json`) and the Apple App Site

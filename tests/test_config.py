@@ -1,4 +1,4 @@
-"""Configuration from the environment (DESIGN.md section 2)."""
+"""Configuration from the environment (README "Configuration")."""
 
 import logging
 import os

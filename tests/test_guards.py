@@ -1,4 +1,4 @@
-"""Checks every request passes (portal/guards.py, DESIGN.md section 7): text the database
+"""Checks every request passes (portal/guards.py, README "Rules worth knowing"): text the database
 cannot store is bad input (400 / 422), never a 500; cross-site form posts are refused even
 with a valid CSRF token."""
 

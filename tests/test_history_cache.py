@@ -1,5 +1,5 @@
 """htmx keeps no snapshot of signed-in pages in the browser's storage: a copy would outlive
-sign-out and show the next person at that browser the account (DESIGN.md section 7)."""
+sign-out and show the next person at that browser the account (README "Rules worth knowing")."""
 
 import html
 import json

@@ -1,5 +1,5 @@
 """The email outbox: queued with the change, delivered once, secrets encrypted and erased,
-expired secrets dropped, failures retried with backoff, notices merged (DESIGN.md 6-7)."""
+expired secrets dropped, failures retried with backoff, notices merged (README "Email delivery")."""
 
 from datetime import timedelta
 

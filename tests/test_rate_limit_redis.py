@@ -1,5 +1,6 @@
 """A Redis that goes away while the portal runs: requests keep being answered and limited,
-each process counting on its own, with a warning logged; never a 500 (DESIGN.md section 7)."""
+each process counting on its own, with a warning logged; never a 500 (README "Rules worth
+knowing")."""
 
 import logging
 

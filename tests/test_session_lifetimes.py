@@ -1,5 +1,5 @@
 """How long a browser stays signed in (3 days unused, 14 at most) and the cap of 100 active
-sessions per account (DESIGN.md section 7)."""
+sessions per account (README "Rules worth knowing")."""
 
 import re
 from datetime import timedelta

@@ -345,7 +345,7 @@ class Problem(BaseModel):
     )
 
 
-# Second factor and passkeys (DESIGN.md section 8)
+# Second factor and passkeys (README "Two-step sign-in")
 
 WebAuthnJSON = dict[str, Any]
 

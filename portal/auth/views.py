@@ -58,7 +58,7 @@ def sign_up():
 
 
 def _bind_sign_up(pending_id, email: str) -> None:
-    """This browser confirms this sign-up, and no other (DESIGN.md section 7)."""
+    """This browser confirms this sign-up, and no other (README "Rules worth knowing")."""
     session["sign_up"] = {"id": str(pending_id), "email": email}
 
 

@@ -16,7 +16,8 @@ from portal.models import EmailSend, User
 log = logging.getLogger(__name__)
 
 # Emails anyone can make the portal send to an address, by typing it into a form: capped
-# per address and per IP, so the portal can't be used to flood a mailbox (DESIGN.md 7).
+# per address and per IP, so the portal can't be used to flood a mailbox
+# (README "Rules worth knowing").
 ANYONE_CAN_TRIGGER = ("verify_email", "account_exists", "reset_password", "email_change")
 PER_ADDRESS_PER_HOUR = 3
 PER_IP_PER_HOUR = 20

@@ -1,4 +1,4 @@
-"""API tokens: a JWT pair per API session, refresh rotation and reuse detection (DESIGN.md 5).
+"""API tokens: a JWT pair per API session, refresh rotation and reuse detection (README "JSON API").
 
 The session row is the source of truth. It remembers the jti of the one refresh token that may
 be exchanged (`refresh_jti`) and the one it replaced (`previous_refresh_jti`, at

@@ -1,4 +1,4 @@
-"""One budget per account for guessing secrets (DESIGN.md section 7).
+"""One budget per account for guessing secrets (README "Rules worth knowing").
 
 Wrong sign-in passwords, wrong emailed codes of every kind (and, later, wrong second-factor
 codes) all spend the same budget: 10 failures per 15 minutes, then the account waits, twice

@@ -1,4 +1,4 @@
-"""One-time secrets sent by email: issue, check and spend them (DESIGN.md section 4)."""
+"""One-time secrets sent by email: issue, check and spend them (README "Rules worth knowing")."""
 
 from datetime import timedelta
 

@@ -1,4 +1,4 @@
-"""Known devices: browsers and apps that completed a sign-in to an account (DESIGN.md 7).
+"""Known devices: browsers and apps that completed a sign-in (README "Rules worth knowing").
 
 A browser keeps one random token in a signed cookie, an app keeps the `device_token` the
 API returned; only a keyed hash of the token is stored, one row per account it signed in to.

@@ -1,4 +1,4 @@
-"""The second step of a sign-in, and resetting an account's second factors (DESIGN.md 8).
+"""The second step of a sign-in, and resetting second factors (README "Two-step sign-in").
 
 After the right password of an account with an authenticator app, no session starts: the
 caller gets an opaque `mfa_token` (stored hashed, single use, 5 minutes), and spends it with

@@ -1,4 +1,4 @@
-"""The new sign-in notice and its "this wasn't me" link (DESIGN.md section 7).
+"""The new sign-in notice and its "this wasn't me" link (README "Rules worth knowing").
 
 A completed sign-in from a device the account has not used before emails the owner (device,
 IP, time) with a link. Mail scanners follow links, so the link only opens a confirmation

@@ -1,4 +1,4 @@
-"""Passkeys (WebAuthn): add, name, remove; sign in with one; prove it's you (DESIGN.md 8).
+"""Passkeys (WebAuthn): add, name, remove; sign in; prove it's you (README "Two-step sign-in").
 
 Discoverable credentials with user verification required: a passkey sign-in is both factors
 at once, needs no username, and is never held back by the guessing budget (nothing is

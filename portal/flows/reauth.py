@@ -1,4 +1,4 @@
-"""Re-authentication before sensitive changes (DESIGN.md section 7).
+"""Re-authentication before sensitive changes (README "Rules worth knowing").
 
 Changing the email or password, deleting the account and adding or removing a second factor
 or passkey need proof given on *this* session within the last 10 minutes: the password, and

@@ -1,4 +1,4 @@
-"""Recovery codes: ten single-use codes for when the authenticator app is lost (DESIGN.md 8).
+"""Recovery codes: ten single-use codes for a lost authenticator app (README "Two-step sign-in").
 
 Shown once, when made; only keyed hashes are stored (like emailed codes, portal/tokens.py), so
 a copy of the table is no use without SECRET_KEY. Each carries 50 random bits: guessing is

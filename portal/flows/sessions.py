@@ -1,4 +1,4 @@
-"""Signed-in sessions (devices): start, list, end, time out (DESIGN.md sections 3-4, 7)."""
+"""Signed-in sessions (devices): start, list, end, time out (README "Rules worth knowing")."""
 
 import base64
 import binascii
@@ -48,7 +48,7 @@ def start_session(user: User, kind: str, client: Client, **columns) -> UserSessi
 
 def next_expiry(session: UserSession, now: datetime) -> datetime:
     """When a session used (web) or refreshed (API) at `now` ends if nothing else happens:
-    after the idle time, and never later than its maximum age (DESIGN.md section 7)."""
+    after the idle time, and never later than its maximum age (README "Rules worth knowing")."""
     prefix = "WEB" if session.kind == "web" else "API"
     idle = current_app.config[f"{prefix}_SESSION_IDLE"]
     lifetime = current_app.config[f"{prefix}_SESSION_LIFETIME"]

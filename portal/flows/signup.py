@@ -1,4 +1,4 @@
-"""Sign-up and email verification (DESIGN.md sections 4 and 7).
+"""Sign-up and email verification (README "Rules worth knowing").
 
 A sign-up is *pending* until its own emailed code confirms it: it is not an account yet.
 Each pending sign-up has its own code, and a code confirms only the sign-up that asked for

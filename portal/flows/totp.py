@@ -1,4 +1,4 @@
-"""Authenticator app (TOTP, RFC 6238): set up, confirm, check codes, turn off (DESIGN.md 8).
+"""Authenticator app (TOTP, RFC 6238): set up, confirm, check, turn off (README "Two-step sign-in").
 
 SHA-1, 6 digits, 30-second steps, one step of clock drift either way: what every
 authenticator app speaks. A code is accepted once: the last step accepted is stored and only

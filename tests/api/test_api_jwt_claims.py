@@ -1,6 +1,6 @@
 """Tokens name their issuer (PORTAL_BASE_URL) and audience (portal-api), checked on every
 request; tokens signed before the claims existed keep working until they expire
-(DESIGN.md section 7)."""
+(README "Rules worth knowing")."""
 
 from datetime import timedelta
 

@@ -1,5 +1,5 @@
 """Authenticator app, recovery codes and the second step at sign-in, through the API
-(DESIGN.md section 8), with the attacks on them: replayed codes, guessing, reused recovery
+(README "Two-step sign-in"), with the attacks on them: replayed codes, guessing, reused recovery
 codes, dead second-step tokens, a stolen password alone."""
 
 from datetime import timedelta

@@ -1,4 +1,4 @@
-"""Passkeys through the API (DESIGN.md section 8): add, list, rename, remove, sign in; real
+"""Passkeys through the API (README "Two-step sign-in"): add, list, rename, remove, sign in; real
 WebAuthn objects from a software authenticator (tests/authenticator.py), real verification.
 Attacks: a cloned authenticator, another account's passkey, a stolen password alone, replayed
 and foreign challenges, a wrong origin."""

@@ -1,5 +1,5 @@
 """How long an API session lasts: 7 days without a refresh, 30 days at most; and the cap of
-100 active sessions per account for API sign-ins (DESIGN.md section 7)."""
+100 active sessions per account for API sign-ins (README "Rules worth knowing")."""
 
 import uuid
 from datetime import timedelta

@@ -1,5 +1,5 @@
 """The account-takeover paths of issue 7, replayed against the API as they were reproduced:
-each attack now fails (DESIGN.md section 7)."""
+each attack now fails (README "Rules worth knowing")."""
 
 from datetime import timedelta
 

@@ -32,7 +32,7 @@ def test_token_claims(app, user, tokens):
     for token in (tokens["access_token"], tokens["refresh_token"]):
         assert jwt.get_unverified_header(token)["alg"] == "HS256"
     # flask-jwt-extended always adds `fresh`; nothing else beyond the contract (iss and aud
-    # since DESIGN.md section 7)
+    # see README "Rules worth knowing")
     base = {"sub", "sid", "jti", "iat", "exp", "type", "fresh", "iss", "aud"}
     assert set(access) == base | {"email"}
     assert set(refresh_claims) == base

@@ -1,6 +1,6 @@
 """What docker-compose.yml runs, run natively: Debian's nginx (deploy/nginx/portal.conf.template)
 in front of two gunicorn app servers on one PostgreSQL database and one Redis of the test's
-own. Many app processes share everything through PostgreSQL and Redis (DESIGN.md section 6):
+own. Many app processes share everything through PostgreSQL and Redis (README "Operations"):
 a session ended on one is refused by all, a limit counted on one holds on all, and losing one
 loses no request nginx can retry and nothing written.
 

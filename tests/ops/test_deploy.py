@@ -1,5 +1,5 @@
 """docker-compose.yml and the nginx template, checked without Docker (none runs here): the
-rules of the deployment (DESIGN.md section 6, issue 10). `make test` also validates the file
+rules of the deployment (README "Operations", issue 10). `make test` also validates the file
 against the compose schema and runs `nginx -t` on the template (make check-deploy)."""
 
 import re

@@ -1,4 +1,4 @@
-"""Logs as operators read them (DESIGN.md section 6): on stdout, one JSON object per line,
+"""Logs as operators read them (README "Operations"): on stdout, one JSON object per line,
 one line per request with its request id, route, status and duration; none for health
 checks or scrapes; no password, code or token."""
 

@@ -1,4 +1,4 @@
-"""GET /metrics (DESIGN.md section 6): Prometheus text, guarded by METRICS_TOKEN, off when
+"""GET /metrics (README "Operations"): Prometheus text, guarded by METRICS_TOKEN, off when
 unset; requests by route (never the path) and status; account activity and the outbox
 counted on commit; the queue's age read at scrape time; right across gunicorn workers."""
 

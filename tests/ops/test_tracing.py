@@ -1,4 +1,4 @@
-"""Traces (DESIGN.md section 6): a request's span with its SQL as child spans, exported only
+"""Traces (README "Operations"): a request's span with its SQL as child spans, exported only
 when configured, redacted like the logs (no secret URL, no SQL parameter, no password)."""
 
 import json
