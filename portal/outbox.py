@@ -277,10 +277,6 @@ def pending_age() -> timedelta | None:
     return None if oldest is None else clock.utcnow() - oldest
 
 
-def delivery_mode_default(production: bool) -> str:
-    return "worker" if production else "inline"
-
-
 def worker_loop(*, once: bool = False, interval: float = 1.0, stop=lambda: False) -> int:
     """Deliver until `stop()` (SIGTERM) says so, resting `interval` seconds when idle."""
     import time
