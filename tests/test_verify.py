@@ -185,9 +185,14 @@ def test_someone_elses_code_does_not_confirm_an_account(signed_up, new_browser, 
     other = new_browser()
     other.sign_up(email="carol@example.com", username="carol")
 
+    carols_code = last_code(outbox)
+    if carols_code == bobs_code:  # one chance in a million: then nothing can be shown
+        pytest.skip("the two sign-ups drew the same code")
+
     response = other.verify(bobs_code, email="carol@example.com")
 
-    assert response.status_code == 422 or last_code(outbox) == bobs_code
+    assert response.status_code == 422
+    assert db.session.scalar(select(User).where(User.username == "carol")) is None
 
 
 def test_the_code_email_names_the_username_and_device_of_its_sign_up(signed_up, outbox):
