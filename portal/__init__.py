@@ -27,7 +27,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     if hops := app.config["PROXY_FIX_HOPS"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     from portal.health import LivenessShortcut
+    from portal.outbox import CloseEveryResponse
 
+    if app.config["MAIL_DELIVERY"] == "inline":
+        app.wsgi_app = CloseEveryResponse(app.wsgi_app)
     app.wsgi_app = LivenessShortcut(app.wsgi_app, __version__)
 
     from portal import database, guards, logs

@@ -163,6 +163,24 @@ def _deliver_inline_later() -> None:
         return response
 
 
+class CloseEveryResponse:
+    """Inline delivery runs when the response is closed. Servers close it after sending, but
+    werkzeug's development server skips close() when the client drops the connection early
+    (a browser following a redirect may), and the email would wait for the next one. With
+    inline delivery (development, tests) the response is built, closed, then handed over."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        body = self.wsgi_app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+
 def deliver_due(limit: int = 100) -> int:
     """Deliver up to `limit` due rows, one transaction each; returns how many were handled."""
     handled = 0
