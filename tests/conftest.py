@@ -10,20 +10,9 @@ import pytest
 from db_helpers import app_config_for, database_url_for, migrate_fresh
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import event
-from web_helpers import (  # noqa: F401 - re-exported for tests that import from conftest
-    CSRF_RE,
-    PASSWORD,
-    STRONG_PASSWORD,
-    Browser,
-    ClosingClient,
-    csrf_token,
-    last_code,
-    last_link,
-    mail_files,
-    without_csrf,
-)
+from web_helpers import PASSWORD, PHONE_UA, Browser, ClosingClient
 
-from portal import clock, create_app
+from portal import clock, create_app, tokens
 from portal.email import email_sent
 from portal.extensions import db
 from portal.models import User
@@ -151,13 +140,28 @@ def auth(browser, user):
 def new_browser(app):
     """Another browser (its own cookie jar), e.g. a second device."""
 
-    def make(
-        user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) "
-        "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
-    ):
+    def make(user_agent=PHONE_UA):
         return Browser(app.test_client(), user_agent)
 
     return make
+
+
+@pytest.fixture
+def distinct_codes(monkeypatch):
+    """Each emailed code differs from those drawn before it in the test (two random draws
+    match once in a million), so a test can show that an older or another sign-up's code
+    is refused, every time."""
+    drawn: set[str] = set()
+    draw = tokens.new_code
+
+    def new_code() -> str:
+        code = draw()
+        while code in drawn:
+            code = draw()
+        drawn.add(code)
+        return code
+
+    monkeypatch.setattr(tokens, "new_code", new_code)
 
 
 @pytest.fixture

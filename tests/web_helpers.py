@@ -10,12 +10,26 @@ from flask.testing import FlaskClient
 
 from portal.extensions import db
 
+# alice's password (the `user` fixture); not checked against the policy, as it was set
+# directly in the database.
 PASSWORD = "correct horse battery staple"
 # Passes the password policy (for sign-up, reset and change forms).
 STRONG_PASSWORD = "plum-velvet-orbit-canyon-42"
-CSRF_RE = re.compile(
-    r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
+# Another password that passes the policy, e.g. the new one of a change or reset.
+NEW_PASSWORD = "violet tractor sings at dawn"
+
+# Browsers as they name themselves (the device labels read "Firefox on Linux", ...).
+FIREFOX_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+PHONE_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
 )
+CHROME_WINDOWS_UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
+)
+
+CODE_RE = re.compile(r"\b(\d{6})\b")
 
 
 class ClosingClient(FlaskClient):
@@ -40,21 +54,22 @@ class ClosingClient(FlaskClient):
         return response
 
 
+def csrf_token_in(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
 def csrf_token(client, path: str = "/signin") -> str:
-    html = client.get(path).get_data(as_text=True)
-    match = CSRF_RE.search(html)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1) or match.group(2)
+    """The CSRF token of the form on `path`, as `client` gets it."""
+    return csrf_token_in(client.get(path).get_data(as_text=True))
 
 
 class Browser:
     """Drives the pages as a person would: GET a form, POST it with its CSRF token."""
 
-    def __init__(
-        self,
-        client,
-        user_agent: str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
-    ):
+    def __init__(self, client, user_agent: str = FIREFOX_UA):
         self.client = client
         self.headers = {"User-Agent": user_agent}
 
@@ -95,14 +110,17 @@ class Browser:
         return cookie.value if cookie else None
 
 
-def csrf_token_in(html: str) -> str:
-    """The CSRF token of the first form on a page."""
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+def code_in(text: str) -> str:
+    """The 6-digit code in an email's text."""
+    return CODE_RE.search(text).group(1)
 
 
-def last_code(outbox, kind: str = "verify_email") -> str:
-    message = [m for m in outbox if m["kind"] == kind][-1]
-    return re.search(r"\b(\d{6})\b", message["text"]).group(1)
+def last_code(outbox, kind: str = "verify_email", *, username: str | None = None) -> str:
+    """The code in the newest email of `kind` (for a sign-up: the one naming `username`)."""
+    messages = [m for m in outbox if m["kind"] == kind]
+    if username is not None:
+        messages = [m for m in messages if f'"{username}"' in m["text"]]
+    return code_in(messages[-1]["text"])
 
 
 def last_link(outbox, kind: str = "reset_password") -> str:

@@ -3,9 +3,7 @@
 They are built on `new_browser` (a fresh test client each), never on the shared `client`."""
 
 import pytest
-from web_helpers import PASSWORD
-
-FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+from web_helpers import FIREFOX_UA, PASSWORD
 
 
 @pytest.fixture
@@ -16,7 +14,7 @@ def admin_user(make_user):
 @pytest.fixture
 def admin(new_browser, admin_user):
     """A browser (Firefox on Linux) signed in as the admin."""
-    browser = new_browser(FIREFOX)
+    browser = new_browser(FIREFOX_UA)
     browser.sign_in("root@example.com", PASSWORD)
     return browser
 
@@ -24,11 +22,11 @@ def admin(new_browser, admin_user):
 @pytest.fixture
 def member(new_browser, user):
     """A browser signed in as alice, who is not an admin."""
-    browser = new_browser(FIREFOX)
+    browser = new_browser(FIREFOX_UA)
     browser.sign_in("alice@example.com", PASSWORD)
     return browser
 
 
 @pytest.fixture
 def anon(new_browser):
-    return new_browser(FIREFOX)
+    return new_browser(FIREFOX_UA)

@@ -1,9 +1,10 @@
-"""Helpers for the API tests (importable: conftest modules are not)."""
+"""Helpers for the API tests (importable: conftest modules are not). Passwords and emailed
+codes are shared with the page tests: they live in web_helpers."""
 
 import re
 
-PASSWORD = "correct horse battery staple"
-NEW_PASSWORD = "violet tractor sings at dawn"
+from web_helpers import NEW_PASSWORD, PASSWORD, last_code  # noqa: F401 - API tests import them here
+
 PREFIX = "/api/v1"
 MOBILE_UA = "PortalApp/2.3 (iPhone; iOS 17.5)"
 # What /auth/login, /auth/verify and /auth/refresh answer with.
@@ -34,9 +35,6 @@ class Api:
     def patch(self, path, json=None, **kwargs):
         return self.request("PATCH", path, json, **kwargs)
 
-    def put(self, path, json=None, **kwargs):
-        return self.request("PUT", path, json, **kwargs)
-
     def delete(self, path, json=None, **kwargs):
         return self.request("DELETE", path, json, **kwargs)
 
@@ -56,14 +54,6 @@ def assert_problem(response, status: int, code: str | None = None) -> dict:
     if code is not None:
         assert body["code"] == code, body
     return body
-
-
-def last_code(outbox, kind: str = "verify_email", *, username: str | None = None) -> str:
-    """The code in the newest email of `kind` (for a sign-up: the one naming `username`)."""
-    messages = [m for m in outbox if m["kind"] == kind]
-    if username is not None:
-        messages = [m for m in messages if f'"{username}"' in m["text"]]
-    return re.search(r"\b(\d{6})\b", messages[-1]["text"]).group(1)
 
 
 def register(api, email, username, password=PASSWORD, **kwargs):
@@ -97,7 +87,3 @@ def reset_token(outbox) -> str:
 def from_ip(address: str) -> dict:
     """Request keyword arguments for a caller at `address`."""
     return {"environ_base": {"REMOTE_ADDR": address}}
-
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}

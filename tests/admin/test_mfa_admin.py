@@ -7,24 +7,10 @@ from authenticator import SoftAuthenticator
 from sqlalchemy import select
 from test_mfa_totp import next_code, second_step, turn_on_totp
 from test_passkeys import ORIGIN, add_passkey, passkey_sign_in
-from web_helpers import PASSWORD, deliver_held_mail, kinds_sent
+from web_helpers import FIREFOX_UA, PASSWORD, deliver_held_mail, kinds_sent
 
 from portal.extensions import db
 from portal.models import Passkey, SecurityEvent, User
-
-FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-
-
-@pytest.fixture
-def admin_user(make_user):
-    return make_user(email="root@example.com", username="root", admin=True)
-
-
-@pytest.fixture
-def admin(new_browser, admin_user):
-    browser = new_browser(FIREFOX)
-    browser.sign_in("root@example.com", PASSWORD)
-    return browser
 
 
 @pytest.fixture
@@ -142,7 +128,7 @@ def test_admins_need_a_second_factor_for_the_admin_pages(app, admin, new_browser
     assert admin.get("/admin/").status_code == 200
 
     # A password-only admin session cannot act through the API either; a full one can.
-    other = new_browser(FIREFOX)
+    other = new_browser(FIREFOX_UA)
     other.post("/signin", {"login": "root", "password": PASSWORD})
     assert second_step(other, next_code(secret)).status_code == 303
     assert other.get("/admin/").status_code == 200
