@@ -6,22 +6,13 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
-from web_helpers import PASSWORD, csrf_token
+from web_helpers import CHROME_WINDOWS_UA, PASSWORD, PHONE_UA, csrf_token
 
 from portal import clock
 from portal.client import Client
 from portal.extensions import db
 from portal.flows.sessions import start_session
 from portal.models import SecurityEvent, UserSession
-
-SAFARI_IOS = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
-)
-CHROME_WINDOWS = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
-    "(KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
-)
 
 
 def web_session(user) -> UserSession:
@@ -99,14 +90,14 @@ def fill(user, count: int) -> None:
     """`count` more sessions of `user`, each used a minute after the previous one."""
     for n in range(count):
         clock.advance(timedelta(minutes=1))
-        start_session(user, "web", Client(f"198.51.100.{n % 250}", CHROME_WINDOWS))
+        start_session(user, "web", Client(f"198.51.100.{n % 250}", CHROME_WINDOWS_UA))
     db.session.commit()
 
 
 def test_the_101st_sign_in_ends_the_least_recently_used_session(new_browser, browser, user):
     laptop = browser
     laptop.sign_in()  # the oldest session...
-    phone = new_browser(SAFARI_IOS)
+    phone = new_browser(PHONE_UA)
     phone.client.environ_base["REMOTE_ADDR"] = "203.0.113.7"
     phone.sign_in()
     phones = db.session.scalar(
@@ -117,7 +108,7 @@ def test_the_101st_sign_in_ends_the_least_recently_used_session(new_browser, bro
     assert laptop.get("/profile").status_code == 200  # ...but used since: the phone is LRU
     assert active_count(user) == 100
 
-    newcomer = new_browser(CHROME_WINDOWS)
+    newcomer = new_browser(CHROME_WINDOWS_UA)
     newcomer.sign_in()
 
     assert active_count(user) == 100
@@ -165,7 +156,7 @@ def test_a_sign_in_costs_the_same_statements_however_many_sessions_there_are(
     app, new_browser, user, count_queries
 ):
     def statements_of_a_sign_in() -> int:
-        device = new_browser(CHROME_WINDOWS)
+        device = new_browser(CHROME_WINDOWS_UA)
         token = csrf_token(device.client)
         # Each new-device notice the first in its 10 minutes (merging costs other statements).
         clock.advance(timedelta(minutes=11))

@@ -5,22 +5,12 @@ import uuid
 
 import pytest
 from sqlalchemy import func, select
-from web_helpers import PASSWORD
+from web_helpers import CHROME_WINDOWS_UA, FIREFOX_UA, PASSWORD, PHONE_UA
 
 from portal.client import Client, device_label
 from portal.extensions import db
 from portal.flows.sessions import start_session
 from portal.models import UserSession
-
-FIREFOX_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-SAFARI_IOS = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
-)
-CHROME_WINDOWS = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
-    "(KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
-)
 
 
 def session_ids(user) -> list[str]:
@@ -41,7 +31,7 @@ def row(html: str, session_id: str) -> str:
 @pytest.fixture
 def phone(new_browser, user):
     """Alice's second device, an iPhone at another address."""
-    browser = new_browser(SAFARI_IOS)
+    browser = new_browser(PHONE_UA)
     browser.client.environ_base["REMOTE_ADDR"] = "203.0.113.7"
     browser.sign_in()
     return browser
@@ -60,9 +50,9 @@ def phone_session_id(user) -> str:
 @pytest.mark.parametrize(
     ("agent", "label"),
     [
-        (FIREFOX_LINUX, "Firefox on Linux"),
-        (SAFARI_IOS, "Mobile Safari on iOS"),
-        (CHROME_WINDOWS, "Chrome on Windows"),
+        (FIREFOX_UA, "Firefox on Linux"),
+        (PHONE_UA, "Mobile Safari on iOS"),
+        (CHROME_WINDOWS_UA, "Chrome on Windows"),
         ("", "Unknown device"),
         ("curl/8.5.0", "curl"),
     ],
@@ -184,7 +174,7 @@ def test_another_users_session_is_not_found(auth, new_browser, make_user, user):
 
 
 def test_end_all_other_sessions(auth, phone, new_browser, user):
-    tablet = new_browser(CHROME_WINDOWS)
+    tablet = new_browser(CHROME_WINDOWS_UA)
     tablet.sign_in()
     assert len(session_ids(user)) == 3
 
@@ -206,7 +196,7 @@ def test_sessions_page_statements_do_not_grow_with_sessions(auth, user, count_qu
 
     one = statements()
     for n in range(19):
-        start_session(user, "web", Client(f"198.51.100.{n}", SAFARI_IOS))
+        start_session(user, "web", Client(f"198.51.100.{n}", PHONE_UA))
     db.session.commit()
     assert len(session_ids(user)) == 20
 

@@ -78,6 +78,10 @@ class Browser:
             path, headers={**self.headers, **kwargs.pop("headers", {})}, **kwargs
         )
 
+    def csrf_token(self, page: str = "/signin") -> str:
+        """The CSRF token of the form on `page`, as this browser gets it."""
+        return csrf_token_in(self.get(page).get_data(as_text=True))
+
     def post(self, path, data=None, *, form_page: str = "/signin", htmx=False, **kwargs):
         data = dict(data or {})
         data.setdefault("csrf_token", csrf_token(self.client, form_page))

@@ -1,24 +1,17 @@
 """An admin ends a user's sessions with a reason: that device loses access at once."""
 
-import re
-
 import pytest
 from sqlalchemy import select
-from web_helpers import PASSWORD
+from web_helpers import PASSWORD, PHONE_UA
 
 from portal.extensions import db
 from portal.models import SecurityEvent, UserSession
-
-IPHONE = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
-)
 
 
 @pytest.fixture
 def phone(new_browser, user):
     """Alice's phone, signed in."""
-    browser = new_browser(IPHONE)
+    browser = new_browser(PHONE_UA)
     browser.sign_in("alice@example.com", PASSWORD)
     return browser
 
@@ -114,7 +107,7 @@ def test_htmx_end_answers_the_sessions_card_and_the_new_events(admin, user, phon
     other = next(s for s in sessions_of(user) if s.is_active)
     response = admin.client.delete(
         f"/admin/users/{user.id}/sessions/{other.id}",
-        headers={"HX-Request": "true", "X-CSRFToken": _token(admin, f"/admin/users/{user.id}")},
+        headers={"HX-Request": "true", "X-CSRFToken": admin.csrf_token(f"/admin/users/{user.id}")},
     )
     assert response.status_code == 422
     assert 'aria-invalid="true"' in response.get_data(as_text=True)
@@ -124,16 +117,11 @@ def test_htmx_delete_with_a_reason_in_the_query_string_ends_the_session(admin, u
     session = phone_session(user)
     response = admin.client.delete(
         f"/admin/users/{user.id}/sessions/{session.id}?reason=lost",
-        headers={"HX-Request": "true", "X-CSRFToken": _token(admin, f"/admin/users/{user.id}")},
+        headers={"HX-Request": "true", "X-CSRFToken": admin.csrf_token(f"/admin/users/{user.id}")},
     )
     assert response.status_code == 200
     db.session.refresh(session)
     assert session.revoked_reason == "Ended by an administrator: lost"
-
-
-def _token(browser, page):
-    html = browser.get(page).get_data(as_text=True)
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
 
 
 def test_a_session_of_someone_else_or_already_ended_is_not_found(admin, user, phone, make_user):
@@ -184,7 +172,7 @@ def test_end_all_needs_a_reason(admin, user, phone):
 
 
 def test_an_admin_ending_all_their_own_sessions_keeps_this_one(admin, admin_user, new_browser):
-    other = new_browser(IPHONE)
+    other = new_browser(PHONE_UA)
     other.sign_in("root@example.com", PASSWORD)
     admin.post(
         f"/admin/users/{admin_user.id}/sessions/end-all",
