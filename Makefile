@@ -2,18 +2,43 @@
 VENV    ?= .venv
 PYTHON  ?= python3
 BIN      = $(VENV)/bin
-STAMP    = $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# pyproject.toml keeps the ranges; the lock files pin every distribution with its hashes
+# (`make lock` writes them). The venv gets the dev lock: runtime and dev extra together.
+DEV_LOCK = requirements-dev.lock
+LOCK     = requirements.lock
+# The stamp is named after both files' checksum, so a changed pyproject.toml or lock
+# reinstalls even when its date is older than the stamp's (a pull, a switch of branch).
+STAMP    = $(VENV)/.installed-$(shell cat pyproject.toml $(DEV_LOCK) | cksum | cut -d' ' -f1)
 
-.PHONY: install run test chromium ops-tools check-deploy lint format serve bench clean
+.PHONY: install lock run test chromium ops-tools check-deploy lint format serve bench clean
 
-$(STAMP): pyproject.toml
+# The lock's pins and hashes, then the project itself editable and without dependencies
+# (a local folder has no hash, so it cannot be in a --require-hashes install). The pip
+# upgrade stays: the pip a venv starts with can be old.
+$(STAMP): pyproject.toml $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## Write the lock files from pyproject.toml's ranges, for Linux x86_64 and Python 3.11, with
+## uv (installed into the venv for this only): $(DEV_LOCK) (runtime and dev extra: make
+## install, CI) and $(LOCK) (runtime: the Dockerfile), pinned alike. Pins already in a lock
+## are kept while the ranges allow them; `make lock LOCK_ARGS=--upgrade` moves everything
+## to the newest allowed, `LOCK_ARGS='--upgrade-package flask'` one distribution.
+LOCK_ARGS  ?=
+UV_COMPILE  = $(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes \
+              --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+              --custom-compile-command 'make lock' $(LOCK_ARGS)
+lock:
+	test -x $(BIN)/pip || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet uv
+	$(UV_COMPILE) --extra dev --output-file $(DEV_LOCK)
+	$(UV_COMPILE) --constraint $(DEV_LOCK) --output-file $(LOCK)
 
 ## Serve the portal at http://localhost:5000 (passkeys need a host name, not an IP) on the
 ## embedded SQLite database, emails on the console.
