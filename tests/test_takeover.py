@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from web_helpers import (
     PASSWORD,
     STRONG_PASSWORD,
+    code_in,
     deliver_held_mail,
     kinds_sent,
     last_code,
@@ -33,7 +34,7 @@ def account(email="victim@example.com") -> User | None:
 def codes_for(outbox, username: str) -> list[str]:
     """Codes mailed for the sign-up of `username` (the email names it)."""
     return [
-        re.search(r"\b(\d{6})\b", m["text"]).group(1)
+        code_in(m["text"])
         for m in outbox
         if m["kind"] == "verify_email" and f'sign-up of "{username}"' in m["text"]
     ]
