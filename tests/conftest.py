@@ -9,6 +9,7 @@ import pytest
 # `conftest` is ambiguous once tests/api and tests/admin have their own.
 from db_helpers import app_config_for, database_url_for, migrate_fresh
 from flask_sqlalchemy.session import Session as FlaskSession
+from redis_helpers import redis_server
 from sqlalchemy import event
 from web_helpers import PASSWORD, PHONE_UA, Browser, ClosingClient
 
@@ -144,6 +145,24 @@ def new_browser(app):
         return Browser(app.test_client(), user_agent)
 
     return make
+
+
+@pytest.fixture(scope="module")
+def own_redis():
+    """A private redis-server for the module's tests (never the shared one)."""
+    with redis_server() as server:
+        yield server
+
+
+@pytest.fixture(params=["memory", "redis"])
+def limiter_storage(request):
+    """Where the rate limiter counts, each test run twice: in memory (development) and in
+    Redis (production, shared by workers)."""
+    if request.param == "memory":
+        return "memory://"
+    server = request.getfixturevalue("own_redis")
+    server.flush()  # our own server: every test starts from zero
+    return server.url
 
 
 @pytest.fixture

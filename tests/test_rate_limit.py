@@ -2,28 +2,12 @@
 run twice: counted in memory (development) and in Redis (production, shared by workers)."""
 
 import pytest
-from redis_helpers import redis_server
 from web_helpers import PASSWORD, Browser
 
 
-@pytest.fixture(scope="module")
-def own_redis():
-    with redis_server() as server:
-        yield server
-
-
-@pytest.fixture(params=["memory", "redis"])
-def storage(request):
-    if request.param == "memory":
-        return "memory://"
-    server = request.getfixturevalue("own_redis")
-    server.flush()  # our own server: every test starts from zero
-    return server.url
-
-
 @pytest.fixture
-def app_config(storage):
-    return {"RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": storage}
+def app_config(limiter_storage):
+    return {"RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": limiter_storage}
 
 
 def test_sign_in_is_limited_with_retry_after(browser, user):
@@ -116,7 +100,9 @@ def test_the_api_login_shares_the_per_account_limit(browser, client, user):
     assert response.get_json()["code"] == "rate_limited"
 
 
-def test_a_second_worker_sees_the_first_ones_count_only_with_redis(browser, make_app, storage):
+def test_a_second_worker_sees_the_first_ones_count_only_with_redis(
+    browser, make_app, limiter_storage
+):
     """Each worker process has its own memory: with memory:// a limit of 10 lets 10 through
     per worker (which is why production refuses it); Redis is shared, so the 11th is refused
     whichever worker answers."""
@@ -124,9 +110,9 @@ def test_a_second_worker_sees_the_first_ones_count_only_with_redis(browser, make
         assert browser.post("/signin", {"login": f"someone{n}", "password": "x"}).status_code == 422
     # A new app builds its storage afresh, as a new worker process would.
     second_worker = Browser(
-        make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=storage).test_client()
+        make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=limiter_storage).test_client()
     )
 
     answer = second_worker.post("/signin", {"login": "someone", "password": "x"}).status_code
 
-    assert answer == (422 if storage == "memory://" else 429)
+    assert answer == (422 if limiter_storage == "memory://" else 429)

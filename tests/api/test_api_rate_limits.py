@@ -3,29 +3,13 @@ memory (development) and in Redis (production)."""
 
 import pytest
 from api_helpers import assert_problem
-from redis_helpers import redis_server
-
-
-@pytest.fixture(scope="module")
-def own_redis():
-    with redis_server() as server:
-        yield server
-
-
-@pytest.fixture(params=["memory", "redis"])
-def storage(request):
-    if request.param == "memory":
-        return "memory://"
-    server = request.getfixturevalue("own_redis")
-    server.flush()  # our own server: every test starts from zero
-    return server.url
 
 
 @pytest.fixture
-def app_config(storage):
+def app_config(limiter_storage):
     return {
         "RATELIMIT_ENABLED": True,
-        "RATELIMIT_STORAGE_URI": storage,
+        "RATELIMIT_STORAGE_URI": limiter_storage,
         "API_AUTH_RATE_LIMIT": "3 per minute",
     }
 
