@@ -1,5 +1,5 @@
-"""Shared pieces of the accessibility and keyboard browser tests: Debian's Chromium driven by
-Playwright, axe-core run on the page as it is (reports kept beside the screenshots under
+"""Shared pieces of the browser tests (accessibility, keyboard, passkeys): Debian's Chromium
+driven by Playwright, axe-core run on the page as it is (reports kept beside the screenshots under
 test-output/browser/a11y/, or $BROWSER_SCREENSHOTS/a11y), keyboard helpers, accounts."""
 
 import glob
@@ -10,6 +10,7 @@ import time
 import uuid
 
 import pytest
+from web_helpers import STRONG_PASSWORD, code_in
 
 from portal.extensions import db
 from portal.models import User
@@ -22,10 +23,6 @@ sync_api = pytest.importorskip(
     "playwright.sync_api",
     reason="the playwright package is not installed (pip install -e '.[dev]')",
 )
-axe_playwright = pytest.importorskip(
-    "axe_playwright_python.sync_playwright",
-    reason="axe-playwright-python is not installed (pip install -e '.[dev]')",
-)
 
 ARGS = [
     "--headless",
@@ -36,7 +33,6 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PASSWORD = "plum-velvet-orbit-canyon-42"
 OUTPUT = os.path.join(
     os.environ.get("BROWSER_SCREENSHOTS")
     or os.path.join(os.path.dirname(__file__), "..", "..", "test-output", "browser"),
@@ -46,7 +42,19 @@ TIMEOUT_MS = 15_000
 WIDTHS = {"desktop": 1280, "phone": 390}
 BLOCKING = ("serious", "critical")
 
-_axe = axe_playwright.Axe()
+_axe = None
+
+
+def axe():
+    """axe-core, loaded by the first check (the keyboard and passkey tests need none)."""
+    global _axe
+    if _axe is None:
+        axe_playwright = pytest.importorskip(
+            "axe_playwright_python.sync_playwright",
+            reason="axe-playwright-python is not installed (pip install -e '.[dev]')",
+        )
+        _axe = axe_playwright.Axe()
+    return _axe
 
 
 def new_page(browser, width: int = 1280, color_scheme: str = "light", **context_options):
@@ -65,7 +73,7 @@ def check_axe(page, name: str) -> dict:
     """Run axe-core on the page as it is now; keep its report (JSON) and a screenshot under
     OUTPUT/<name>.*; fail on any serious or critical violation."""
     os.makedirs(OUTPUT, exist_ok=True)
-    results = _axe.run(page, options={"resultTypes": ["violations"]}).response
+    results = axe().run(page, options={"resultTypes": ["violations"]}).response
     report = {
         "url": page.url,
         "viewport": page.viewport_size,
@@ -98,7 +106,7 @@ def make_account(app, email="ada@example.com", username="ada", **fields) -> uuid
             id=uuid.uuid4(),
             email=email,
             username=username,
-            password_hash=hash_password(PASSWORD),
+            password_hash=hash_password(STRONG_PASSWORD),
             is_verified=True,
             **fields,
         )
@@ -112,8 +120,7 @@ def make_account(app, email="ada@example.com", username="ada", **fields) -> uuid
 def mail_code(app, kind="verify_email", after: int = 0) -> str:
     """The 6-digit code of the newest email of `kind`, once more than `after` such emails exist
     (delivered just after the response)."""
-    text = mail_text(app, kind, after)
-    return re.search(r"\b(\d{6})\b", text).group(1)
+    return code_in(mail_text(app, kind, after))
 
 
 def mail_link(app, kind: str, after: int = 0) -> str:
@@ -135,12 +142,13 @@ def mail_text(app, kind: str, after: int = 0) -> str:
     raise AssertionError(f"no {kind} email")
 
 
-def sign_in(page, base, login="ada", password=PASSWORD) -> None:
+def sign_in(page, base, login="ada", password=STRONG_PASSWORD, *, then="**/profile") -> None:
+    """Sign in with the password and wait for the page it leads to (`then`)."""
     page.goto(base + "/signin")
     page.fill("#login", login)
     page.fill("#password", password)
     page.click("#sign-in-form button[type=submit]")
-    page.wait_for_url("**/profile")
+    page.wait_for_url(then)
 
 
 def focused(page) -> dict:

@@ -21,6 +21,20 @@ def browser_database_url(tmp_path_factory) -> str:
     return url
 
 
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium, headless, shared by a module's tests (each page has its own context)."""
+    # Imported here: browsing skips the module when Chromium or Playwright is missing.
+    from browsing import ARGS, CHROMIUM, sync_api
+
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 @pytest.fixture
 def served(browser_database_url, tmp_path):
     """(app, base URL): the portal served by werkzeug in a thread; every table is emptied

@@ -9,9 +9,6 @@ from datetime import timedelta
 import pytest
 from authenticator import totp_now
 from browsing import (
-    ARGS,
-    CHROMIUM,
-    PASSWORD,
     HtmlRecorder,
     check_every_view,
     focused,
@@ -24,22 +21,13 @@ from browsing import (
     sync_api,
 )
 from sqlalchemy import update
+from web_helpers import PHONE_UA, STRONG_PASSWORD
 
 from portal import clock
 from portal.extensions import db
 from portal.models import User
 
 expect = sync_api.expect
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture
@@ -147,7 +135,7 @@ def test_sign_up_swaps_errors_in_with_focus_then_confirms(served, pages, recorde
 
     page.fill("#email", "grace@example.com")
     page.fill("#username", "grace")
-    page.fill("#password", PASSWORD)
+    page.fill("#password", STRONG_PASSWORD)
     page.click("#sign-up-form button[type=submit]")
     page.wait_for_url("**/verify")
     check_every_view(page, "verify")
@@ -179,7 +167,7 @@ def test_resend_countdown_is_shown_each_second_and_announced_twice(served, pages
     page.goto(base + "/signup")
     page.fill("#email", "grace@example.com")
     page.fill("#username", "grace")
-    page.fill("#password", PASSWORD)
+    page.fill("#password", STRONG_PASSWORD)
     page.click("#sign-up-form button[type=submit]")
     page.wait_for_url("**/verify")
     mail_code(app)
@@ -226,7 +214,7 @@ def test_signed_in_pages_and_their_swaps(served, pages, recorder):
     page = pages()
     with_virtual_authenticator(page)
     sign_in(page, base)
-    phone = pages(user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile")
+    phone = pages(user_agent=PHONE_UA)
     sign_in(phone, base)
 
     for name, path in [
@@ -257,7 +245,7 @@ def test_signed_in_pages_and_their_swaps(served, pages, recorder):
     assert focused(page)["invalid"] == "true"
     check_every_view(page, "profile-email-error-swapped")
     page.fill("#email-section input[type=email]", "ada.new@example.com")
-    page.fill("#email-section input[type=password]", PASSWORD)
+    page.fill("#email-section input[type=password]", STRONG_PASSWORD)
     page.click("#email-section button[type=submit]")
     page.wait_for_selector("#confirm-section")
     check_every_view(page, "profile-email-pending")
@@ -268,7 +256,7 @@ def test_signed_in_pages_and_their_swaps(served, pages, recorder):
     page.wait_for_selector("#confirm-section", state="detached")
     page.goto(base + "/profile")
     if page.locator("#reauth-password").count():  # the email change's password may count
-        page.fill("#reauth-password", PASSWORD)
+        page.fill("#reauth-password", STRONG_PASSWORD)
         page.click("#reauth-section button[type=submit]")
     page.wait_for_selector("text=You confirmed it's you")
     check_every_view(page, "profile-confirmed")
@@ -296,7 +284,7 @@ def test_signed_in_pages_and_their_swaps(served, pages, recorder):
     page.wait_for_url("**/signin")
     clock.advance(timedelta(seconds=30))
     page.fill("#login", "ada")
-    page.fill("#password", PASSWORD)
+    page.fill("#password", STRONG_PASSWORD)
     page.click("#sign-in-form button[type=submit]")
     page.wait_for_url("**/signin/code")
     check_every_view(page, "second-step")

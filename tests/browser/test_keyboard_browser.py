@@ -6,10 +6,7 @@ import re
 
 import pytest
 from browsing import (
-    ARGS,
-    CHROMIUM,
     OUTPUT,
-    PASSWORD,
     focused,
     mail_code,
     new_page,
@@ -17,18 +14,9 @@ from browsing import (
     sync_api,
     tab_to,
 )
+from web_helpers import PHONE_UA, STRONG_PASSWORD
 
 expect = sync_api.expect
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture
@@ -77,7 +65,7 @@ def test_sign_up_confirm_end_a_session_and_sign_out_by_keyboard(served, page, ch
     tab_to(page, lambda f: f["id"] == "username")
     keyboard.type("grace")
     tab_to(page, lambda f: f["id"] == "password")
-    keyboard.type(PASSWORD)
+    keyboard.type(STRONG_PASSWORD)
     button = tab_to(page, lambda f: f["tag"] == "button" and f["text"] == "Create account")
     shoot(page, "1-sign-up")
     assert button["ring"]
@@ -91,9 +79,7 @@ def test_sign_up_confirm_end_a_session_and_sign_out_by_keyboard(served, page, ch
     page.wait_for_url("**/profile")
 
     # Another device of the same account (signed in there the usual way).
-    phone = new_page(
-        chromium, user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile"
-    )
+    phone = new_page(chromium, user_agent=PHONE_UA)
     try:
         sign_in(phone, base, "grace")
     finally:
@@ -128,7 +114,7 @@ def test_without_javascript_the_same_steps_work(served, chromium):
         assert page.get_attribute("#email", "aria-invalid") == "true"
         page.fill("#email", "grace@example.com")
         page.fill("#username", "grace")
-        page.fill("#password", PASSWORD)
+        page.fill("#password", STRONG_PASSWORD)
         page.click("#sign-up-form button[type=submit]")
         page.wait_for_url("**/verify")
         code = mail_code(app)
@@ -139,7 +125,7 @@ def test_without_javascript_the_same_steps_work(served, chromium):
         page.click("#verify-form button[type=submit]")
         page.wait_for_url("**/profile")
 
-        phone = new_page(chromium, user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Mobile")
+        phone = new_page(chromium, user_agent=PHONE_UA)
         try:
             sign_in(phone, base, "grace")
         finally:

@@ -3,70 +3,30 @@ against a served portal at http://localhost:<port>, with Chromium's virtual auth
 (CDP WebAuthn domain) standing in for a phone's or laptop's. Screenshots land in
 test-output/browser/ (or $BROWSER_SCREENSHOTS)."""
 
-import glob
-import json
 import os
-import re
-import time
-import uuid
 from datetime import timedelta
 
 import pytest
 from authenticator import totp_now
+from browsing import mail_code, make_account, new_page, sign_in, sync_api
+from web_helpers import STRONG_PASSWORD
 
 from portal import clock
-from portal.extensions import db
-from portal.models import User
-from portal.passwords import hash_password
 
-CHROMIUM = "/usr/bin/chromium"
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
-sync_api = pytest.importorskip(
-    "playwright.sync_api",
-    reason="the playwright package is not installed (pip install -e '.[dev]')",
-)
-
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PASSWORD = "plum-velvet-orbit-canyon-42"
 SHOTS = os.environ.get("BROWSER_SCREENSHOTS") or os.path.join(
     os.path.dirname(__file__), "..", "..", "test-output", "browser"
 )
-TIMEOUT_MS = 15_000
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture
 def page(chromium, request):
-    context = chromium.new_context(viewport={"width": 1100, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.shots = []
+    page = new_page(chromium, width=1100)
     page.shoot = lambda name: _shoot(page, request.node.name, name)
     try:
         yield page
     finally:
-        context.close()
-    assert not errors, errors
+        page.context.close()
+    assert not page.script_errors, page.script_errors
 
 
 def _shoot(page, test_name: str, name: str) -> None:
@@ -103,47 +63,13 @@ def virtual_authenticator(page) -> tuple:
     return cdp, added["authenticatorId"]
 
 
-def make_account(app, email="ada@example.com", username="ada") -> None:
-    with app.app_context():
-        db.session.add(
-            User(
-                id=uuid.uuid4(),
-                email=email,
-                username=username,
-                password_hash=hash_password(PASSWORD),
-                is_verified=True,
-            )
-        )
-        db.session.commit()
-        db.session.remove()
-
-
-def mail_code(app, kind="verify_email") -> str:
-    """The 6-digit code of the newest email of `kind` (delivered just after the response)."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        files = sorted(glob.glob(os.path.join(app.config["MAIL_FILE_DIR"], f"*-{kind}-*.json")))
-        if files:
-            with open(files[-1], encoding="utf-8") as fh:
-                return re.search(r"\b(\d{6})\b", json.load(fh)["text"]).group(1)
-        time.sleep(0.1)
-    raise AssertionError(f"no {kind} email")
-
-
-def sign_in_with_password(page, base, login="ada", password=PASSWORD) -> None:
-    page.goto(base + "/signin")
-    page.fill("#login", login)
-    page.fill("#password", password)
-    page.click("#sign-in-form button[type=submit]")
-
-
 def sign_out(page) -> None:
     page.click("header form button:has-text('Sign out')")
     page.wait_for_url("**/signin")
 
 
 def confirm_its_me(page, code: str | None = None) -> None:
-    page.fill("#reauth-password", PASSWORD)
+    page.fill("#reauth-password", STRONG_PASSWORD)
     if code is not None:
         page.fill("#reauth-code", code)
     page.click("#reauth-section button[type=submit]")
@@ -156,7 +82,7 @@ def test_authenticator_app_from_sign_up_to_recovery_code(served, page):
     page.goto(base + "/signup")
     page.fill("#email", "grace@example.com")
     page.fill("#username", "grace")
-    page.fill("#password", PASSWORD)
+    page.fill("#password", STRONG_PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url("**/verify")
     page.fill("#code", mail_code(app))
@@ -183,8 +109,7 @@ def test_authenticator_app_from_sign_up_to_recovery_code(served, page):
     # Sign out, sign in: password, then a code (the next step's: a code works once).
     page.goto(base + "/profile")
     sign_out(page)
-    sign_in_with_password(page, base, "grace")
-    page.wait_for_url("**/signin/code")
+    sign_in(page, base, "grace", then="**/signin/code")
     page.shoot("3-second-step")
     clock.advance(timedelta(seconds=30))
     page.fill("#code", totp_now(secret))
@@ -194,8 +119,7 @@ def test_authenticator_app_from_sign_up_to_recovery_code(served, page):
 
     # And with a recovery code instead.
     sign_out(page)
-    sign_in_with_password(page, base, "grace")
-    page.wait_for_url("**/signin/code")
+    sign_in(page, base, "grace", then="**/signin/code")
     page.click("text=Use a recovery code")
     page.fill("#recovery_code", codes[0])
     page.click("#second-step-form button[type=submit]")
@@ -210,8 +134,7 @@ def test_passkey_added_on_the_profile_signs_in_then_removed_no_longer(served, pa
     virtual_authenticator(page)
     without_autofill(page)
 
-    sign_in_with_password(page, base)
-    page.wait_for_url("**/profile")
+    sign_in(page, base)
     confirm_its_me(page)
     page.fill("#passkey-new-name", "Chromium virtual key")
     page.click("form[data-passkey-add] button[type=submit]")
@@ -251,8 +174,7 @@ def test_passkey_autofill_in_the_username_field(served, page):
     make_account(app)
     virtual_authenticator(page)
     without_autofill(page)
-    sign_in_with_password(page, base)
-    page.wait_for_url("**/profile")
+    sign_in(page, base)
     confirm_its_me(page)
     page.fill("#passkey-new-name", "Autofill key")
     page.click("form[data-passkey-add] button[type=submit]")
