@@ -35,6 +35,7 @@ from portal.client import Client
 from portal.email import SUBJECTS, EmailError, build_message, deliver
 from portal.extensions import db
 from portal.models import OutboxMessage
+from portal.pagination import BadCursor, keyset_page
 
 log = logging.getLogger(__name__)
 
@@ -312,19 +313,23 @@ def worker_loop(*, once: bool = False, interval: float = 1.0, stop=lambda: False
     return total
 
 
-def listing(status: str | None = None, before: int | None = None, limit: int = PAGE_SIZE):
+def listing(
+    status: str | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = PAGE_SIZE,
+):
     """Admins' view of the queue, newest first: kind, recipient, status, error, age; never
-    the content (it stays encrypted). Keyset pagination on id."""
-    from portal.flows.activity import Page
-
-    query = select(OutboxMessage).order_by(OutboxMessage.id.desc())
+    the content (it stays encrypted). Keyset pagination on id; a mangled cursor shows the
+    first page."""
+    query = select(OutboxMessage)
     if status in STATUSES:
         query = query.where(OutboxMessage.status == status)
-    if isinstance(before, int) and 0 < before < 2**63:
-        query = query.where(OutboxMessage.id < before)
-    rows = list(db.session.scalars(query.limit(limit + 1)))
-    items = rows[:limit]
-    return Page(items, next_cursor=items[-1].id if len(rows) > limit else None)
+    keys = [OutboxMessage.id.desc()]
+    try:
+        return keyset_page(query, keys, limit, after=after, before=before)
+    except BadCursor:
+        return keyset_page(query, keys, limit)
 
 
 def retry(admin, message_id: int, client: Client) -> OutboxMessage:

@@ -19,9 +19,9 @@ def test_the_sessions_page_shows_fifty_at_a_time(auth, user):
     first = auth.get("/sessions").get_data(as_text=True)
     assert len(rows(first)) == 50
     assert "This device" in first  # the newest: this sign-in
-    second_url = re.search(r'href="(/sessions\?cursor=[^"]+)"', first).group(1)
+    second_url = re.search(r'href="(/sessions\?after=[^"]+)"', first).group(1)
     second = auth.get(second_url.replace("&amp;", "&")).get_data(as_text=True)
-    third_url = re.search(r'href="(/sessions\?cursor=[^"]+)"', second).group(1)
+    third_url = re.search(r'href="(/sessions\?after=[^"]+)"', second).group(1)
     third = auth.get(third_url).get_data(as_text=True)
 
     assert len(rows(second)) == 50 and len(rows(third)) == 21
@@ -31,7 +31,7 @@ def test_the_sessions_page_shows_fifty_at_a_time(auth, user):
 
 @pytest.mark.parametrize("cursor", ["nonsense", "%00", "MjAyNnx4", "x" * 5000])
 def test_a_mangled_page_link_starts_over(auth, cursor):
-    response = auth.get(f"/sessions?cursor={cursor}")
+    response = auth.get(f"/sessions?after={cursor}")
     assert response.status_code in (303, 400)  # 400: the NUL guard answers first
 
 

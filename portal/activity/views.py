@@ -14,8 +14,8 @@ def index():
     """Sign-ins, wrong passwords, changes and sessions ended, in plain words."""
     page = activity.own_activity(
         current_user,
-        before=request.args.get("before", type=int),
-        after=request.args.get("after", type=int),
+        after=request.args.get("after"),
+        before=request.args.get("before"),
     )
     return render_page_or_partial(
         "activity/index.html",

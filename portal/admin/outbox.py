@@ -13,7 +13,7 @@ from portal.web import go
 @bp.get("/outbox")
 def outbox_page():
     status = request.args.get("status") or None
-    listing = outbox.listing(status, request.args.get("before", type=int))
+    listing = outbox.listing(status, request.args.get("after"), request.args.get("before"))
     return render_template(
         "admin/outbox.html",
         listing=listing,

@@ -22,18 +22,14 @@ def _user_or_404(user_id):
         abort(404)
 
 
-def _int_arg(name: str) -> int | None:
-    return request.args.get(name, type=int)
-
-
 @bp.get("/")
 def users():
     """Find accounts by the start of their email or username."""
     query = request.args.get("q", "").strip()[:254]
     page = flows.search_users(
         query,
-        after=request.args.get("after", "")[:254] or None,
-        before=request.args.get("before", "")[:254] or None,
+        after=request.args.get("after"),
+        before=request.args.get("before"),
     )
     return render_page_or_partial(
         "admin/users.html", "admin/_users.html", query=query, listing=page
@@ -252,7 +248,7 @@ def events():
     if request.args.get("user"):
         subject = _user_or_404(request.args["user"])
     page = activity.events_page(
-        user=subject, kind=kind, before=_int_arg("before"), after=_int_arg("after")
+        user=subject, kind=kind, after=request.args.get("after"), before=request.args.get("before")
     )
     return render_page_or_partial(
         "admin/events.html",

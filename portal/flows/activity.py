@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from portal.extensions import db
 from portal.models import SecurityEvent, User
+from portal.pagination import BadCursor, Page, keyset_page
 
 PAGE_SIZE = 25
 
@@ -63,60 +63,33 @@ SIGN_IN_METHODS = {
 }
 
 
-@dataclass
-class Page:
-    """One page of a keyset-paginated list; a cursor is None where there is nothing more."""
-
-    items: list
-    next_cursor: object = None
-    prev_cursor: object = None
-
-
 def events_page(
     *,
     user: User | None = None,
     kind: str | None = None,
-    before: int | None = None,
-    after: int | None = None,
+    after: str | None = None,
+    before: str | None = None,
     limit: int | None = None,
 ) -> Page:
-    """Events newest first. Keyset on id: `before` = older than the last one seen (next page),
-    `after` = newer than the first one seen (previous page). One statement, actor included."""
+    """Events newest first, a page at a time (keyset on id): `after` is the cursor of the
+    next (older) page, `before` of the previous (newer) one. One statement, actor included.
+    A cursor from a URL that this list did not write shows the first page."""
     limit = limit or PAGE_SIZE  # read at call time, so tests can make pages small
-    # Cursors come from URLs: anything outside a bigint is no cursor (never a database error).
-    before, after = _cursor(before), _cursor(after)
     statement = select(SecurityEvent).options(joinedload(SecurityEvent.actor))
     if user is not None:
         statement = statement.where(SecurityEvent.user_id == user.id)
     if kind:
         statement = statement.where(SecurityEvent.kind == kind)
-    if after is not None:
-        older_first = statement.where(SecurityEvent.id > after).order_by(SecurityEvent.id)
-        rows = list(db.session.scalars(older_first.limit(limit + 1)))
-        items = rows[:limit][::-1]
-        return Page(
-            items,
-            next_cursor=items[-1].id if items else None,
-            prev_cursor=items[0].id if len(rows) > limit else None,
-        )
-    if before is not None:
-        statement = statement.where(SecurityEvent.id < before)
-    rows = list(db.session.scalars(statement.order_by(SecurityEvent.id.desc()).limit(limit + 1)))
-    items = rows[:limit]
-    return Page(
-        items,
-        next_cursor=items[-1].id if len(rows) > limit else None,
-        prev_cursor=items[0].id if before is not None and items else None,
-    )
+    keys = [SecurityEvent.id.desc()]
+    try:
+        return keyset_page(statement, keys, limit, after=after, before=before)
+    except BadCursor:
+        return keyset_page(statement, keys, limit)
 
 
-def _cursor(value) -> int | None:
-    return value if isinstance(value, int) and 0 < value < 2**63 else None
-
-
-def own_activity(user: User, *, before=None, after=None, limit: int | None = None) -> Page:
+def own_activity(user: User, *, after=None, before=None, limit: int | None = None) -> Page:
     """A person's own events, newest first."""
-    return events_page(user=user, before=before, after=after, limit=limit)
+    return events_page(user=user, after=after, before=before, limit=limit)
 
 
 def label(kind: str) -> str:

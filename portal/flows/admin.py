@@ -12,12 +12,13 @@ from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, activity, budget, events, invalid
 from portal.flows.accounts import find_by_email, send
-from portal.flows.activity import Page, events_page
+from portal.flows.activity import events_page
 from portal.flows.password_reset import discard_reset_links
 from portal.flows.sessions import get_own_session, revoke, revoke_all
 from portal.flows.signup import username_taken
 from portal.flows.validation import check_new_password, normalize_email, normalize_username
 from portal.models import SecurityEvent, User, UserSession
+from portal.pagination import BadCursor, Page, decode, encode, page_of, read, text, values_of
 from portal.passwords import hash_password
 
 REASON_MAX = 120
@@ -86,37 +87,24 @@ def search_users(
     The results are two runs read straight from an index each, so a page costs the same at
     10,000 users as at 1,000,000 (no sort of every match): first the users whose *email*
     starts with the query, in email order; then those matched by *username* only, in
-    username order. A cursor (`after`/`before`, the edge of the page the caller saw) names
-    the run and the value: "e:ada@example.com", "u:ada". Emails and usernames are stored
-    lower-case and compared byte-wise (COLLATE "C"), which the `*_c` indexes serve for both
-    the prefix match and the order."""
+    username order. A cursor (`after`: the next page, `before`: the previous one) names the
+    run and the value. Emails and usernames are stored lower-case and compared byte-wise
+    (COLLATE "C"), which the `*_c` indexes serve for both the prefix match and the order."""
     limit = limit or activity.PAGE_SIZE
     query = (query or "").strip().lower()[:254]
     runs = _runs(query)
-    if before:
-        phase, value = _cursor(before, runs)
-        rows = _read(runs, phase, value, limit + 1, backwards=True)
-        more = len(rows) > limit
-        items = rows[:limit][::-1]
-        return Page(
-            [user for user, _ in items],
-            next_cursor=items[-1][1] if items else None,
-            prev_cursor=items[0][1] if more else None,
-        )
-    phase, value = _cursor(after, runs) if after else (0, None)
-    rows = _read(runs, phase, value, limit + 1)
-    more = len(rows) > limit
-    items = rows[:limit]
-    return Page(
-        [user for user, _ in items],
-        next_cursor=items[-1][1] if more else None,
-        prev_cursor=items[0][1] if after and items else None,
-    )
+    after, before = after or None, before or None
+    cursor = before or after
+    phase, value = _position(cursor, runs) if cursor else (0, None)
+    rows = _read(runs, phase, value, limit + 1, backwards=before is not None)
+    page = page_of(rows, limit, lambda row: row[1], after=after, before=before)
+    page.items = [user for user, _ in page.items]
+    return page
 
 
 @dataclass(frozen=True)
 class _Run:
-    tag: str  # "e" or "u", the cursor's prefix
+    tag: str  # "e" or "u", named in the cursor
     column: object
     where: tuple
 
@@ -139,12 +127,23 @@ def _runs(query: str) -> list[_Run]:
     return [_Run("e", email, (by_email,)), _Run("u", username, (by_username, ~by_email))]
 
 
-def _cursor(cursor: str, runs: list[_Run]) -> tuple[int, str]:
-    tag, sep, value = cursor.partition(":")
+def _position(cursor: str, runs: list[_Run]) -> tuple[int, str | None]:
+    """The run and value a cursor names. Links from before opaque cursors still work:
+    "u:ada" names its run, and a plain value is an email ("ada@example.com")."""
+    try:
+        tag, value = decode(cursor, (str, str))
+    except BadCursor:
+        tag, sep, value = cursor.partition(":")
+        if not sep or tag not in {run.tag for run in runs}:
+            tag, value = "e", cursor
+        try:
+            value = text(value)
+        except ValueError:
+            return 0, None
     for index, run in enumerate(runs):
-        if sep and tag == run.tag:
+        if tag == run.tag:
             return index, value
-    return 0, cursor  # a plain email (links from before the runs): the email run
+    return 0, None  # a cursor of another search: its first page
 
 
 def _read(runs, phase: int, value, count: int, *, backwards: bool = False) -> list:
@@ -154,13 +153,15 @@ def _read(runs, phase: int, value, count: int, *, backwards: bool = False) -> li
     step = -1 if backwards else 1
     while 0 <= phase < len(runs) and len(rows) < count:
         run = runs[phase]
-        statement = select(User).where(*run.where)
-        if value is not None:
-            statement = statement.where(run.column < value if backwards else run.column > value)
-        order = run.column.desc() if backwards else run.column
-        found = db.session.scalars(statement.order_by(order).limit(count - len(rows)))
-        key = "email" if run.tag == "e" else "username"
-        rows.extend((user, f"{run.tag}:{getattr(user, key)}") for user in found)
+        past = None if value is None else (value,)
+        found = read(
+            select(User).where(*run.where),
+            [run.column],
+            past,
+            count - len(rows),
+            backwards=backwards,
+        )
+        rows.extend((user, encode((run.tag, *values_of(user, [run.column])))) for user in found)
         phase, value = phase + step, None
     return rows
 

@@ -1,19 +1,17 @@
 """Signed-in sessions (devices): start, list, end, time out (README "Rules worth knowing")."""
 
-import base64
-import binascii
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import literal, select, tuple_, update
+from sqlalchemy import select, update
 
 from portal import clock
 from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, events, invalid
 from portal.models import User, UserSession
+from portal.pagination import BadCursor, Page, keyset_page
 
 # last_seen_at is written at most this often, so a busy session costs no write per request.
 TOUCH_INTERVAL = timedelta(minutes=1)
@@ -166,50 +164,16 @@ SESSIONS_PAGE = 50  # the Sessions page
 API_SESSIONS_PAGE = 100  # GET /sessions: every session under the cap by default
 
 
-@dataclass
-class SessionsPage:
-    items: list[UserSession]
-    next_cursor: str | None  # opaque; None on the last page
-
-
-def sessions_page(user: User, cursor: str | None = None, limit: int = SESSIONS_PAGE):
+def sessions_page(user: User, cursor: str | None = None, limit: int = SESSIONS_PAGE) -> Page:
     """Active sessions, newest first, a page at a time (keyset on created_at and id, read in
-    index order: the cost doesn't grow with the number of sessions). A bad cursor is a
-    FlowError (validation_error), never a database error."""
-    query = (
-        select(UserSession)
-        .where(UserSession.user_id == user.id, UserSession.active_clause())
-        .order_by(UserSession.created_at.desc(), UserSession.id.desc())
-        .limit(limit + 1)
-    )
-    if cursor:
-        created_at, sid = _read_cursor(cursor)
-        query = query.where(
-            tuple_(UserSession.created_at, UserSession.id)
-            < tuple_(
-                literal(created_at, UserSession.created_at.type), literal(sid, UserSession.id.type)
-            )
-        )
-    rows = list(db.session.scalars(query))
-    items = rows[:limit]
-    more = len(rows) > limit
-    return SessionsPage(items, _write_cursor(items[-1]) if more and items else None)
-
-
-def _write_cursor(session: UserSession) -> str:
-    raw = f"{session.created_at.isoformat()}|{session.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _read_cursor(cursor: str):
+    index order: the cost doesn't grow with the number of sessions). `cursor` is the last
+    page's `next_cursor`; one this list did not write is a FlowError (validation_error),
+    never a database error."""
+    query = select(UserSession).where(UserSession.user_id == user.id, UserSession.active_clause())
+    keys = [UserSession.created_at.desc(), UserSession.id.desc()]
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        when, sid = raw.split("|")
-        created_at = datetime.fromisoformat(when)
-        if created_at.tzinfo is None:
-            raise ValueError("naive")
-        return created_at, uuid.UUID(sid)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
+        return keyset_page(query, keys, limit, after=cursor or None)
+    except BadCursor:
         raise invalid(
             {"cursor": ["That page link is not valid. Start from the first page."]}
         ) from None

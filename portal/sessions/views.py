@@ -16,16 +16,13 @@ from portal.web import go
 @login_required
 def index():
     """Every active session of this account, newest first, 50 to a page."""
-    cursor = request.args.get("cursor") or None
     try:
-        page = flows.sessions_page(current_user, cursor)
+        page = flows.sessions_page(current_user, request.args.get("after"))
     except FlowError:
         return go(url_for("sessions.index"))  # an old or mangled link: start over
     return render_template(
         "sessions/index.html",
-        sessions=page.items,
-        next_cursor=page.next_cursor,
-        first_page=cursor is None,
+        listing=page,
         current_id=current_user.session.id,
         form=EmptyForm(),
     )
