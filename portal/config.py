@@ -214,6 +214,11 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     _check_second_factor_settings(config)
     # The cookie may outlive the session row's expiry: the row decides (flows/sessions.py).
     config["PERMANENT_SESSION_LIFETIME"] = config["WEB_SESSION_LIFETIME"]
+    # The cookie is written when its contents change (sign-in, a message to show), not on
+    # every page: it lives as long as a web session can (WEB_SESSION_LIFETIME from
+    # sign-in), and the row's idle time, not the cookie's, signs an unused browser out.
+    # Re-signing and re-sending it on every request cost a page a tenth of its time.
+    config["SESSION_REFRESH_EACH_REQUEST"] = False
     config["JWT_REFRESH_TOKEN_EXPIRES"] = config["API_SESSION_IDLE"]
     config["SESSION_COOKIE_HTTPONLY"] = True
     config["SESSION_COOKIE_SAMESITE"] = "Lax"

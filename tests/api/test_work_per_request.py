@@ -82,3 +82,13 @@ def test_a_login_from_a_known_device_writes_once(api, user, statements):
         "SELECT",  # reading back what the commit expired, to sign the tokens
         "SELECT",
     ], made
+
+
+def test_a_page_view_does_not_rewrite_the_session_cookie(auth):
+    """The signed cookie is written when it changes, not re-signed on every page."""
+    auth.get("/sessions")  # the first view after sign-in may still carry its message
+    response = auth.get("/sessions")
+    assert response.status_code == 200
+    assert not any(c.startswith("portal=") for c in response.headers.getlist("Set-Cookie")), (
+        response.headers.getlist("Set-Cookie")
+    )
