@@ -97,7 +97,8 @@ def test_prune_removes_what_is_over_and_keeps_the_rest(prune, user):
     assert count(OneTimeCode) == 1
     assert count(PendingSignUp) == 1
     assert count(SecurityEvent) == 1
-    assert [r.idempotency_key for r in db.session.scalars(select(OutboxMessage))] == ["2", "3"]
+    kept = db.session.scalars(select(OutboxMessage.idempotency_key))
+    assert sorted(kept) == ["2", "3"]  # rows come back in no set order
     assert count(EmailSend) == 1
     assert list(db.session.scalars(select(GuessBudget.key))) == ["login:new"]
     assert count(Device) == 1
