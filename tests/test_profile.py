@@ -1,11 +1,13 @@
 """Profile: username, email (confirmed by a code to the new address), password, deletion."""
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from web_helpers import PASSWORD, STRONG_PASSWORD, deliver_held_mail, kinds_sent, last_code
 
+from portal.client import Client
 from portal.extensions import db
-from portal.models import OneTimeCode, SecurityEvent, User, UserSession
+from portal.flows import FlowError, profile
+from portal.models import OneTimeCode, OutboxMessage, SecurityEvent, User, UserSession
 
 
 def post(browser, path, data, **kw):
@@ -202,3 +204,75 @@ def test_delete_account_signs_out_and_removes_it_with_its_sessions(auth, new_bro
     assert event.email == "alice@example.com" and event.user_id is None
     assert outbox[-1]["kind"] == "account_deleted"
     assert auth.post("/signin", {"login": "alice", "password": PASSWORD}).status_code == 422
+
+
+# update_profile: the API's PATCH /users/me, rename and new email at once.
+
+
+def count(model, *where) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_update_profile_names_every_bad_field(user):
+    with pytest.raises(FlowError) as refused:
+        profile.update_profile(user, None, Client(), username="x", email="nope")
+
+    assert refused.value.code == "validation_error"
+    assert set(refused.value.errors) == {"username", "email"}
+    assert user.username == "alice"
+
+
+def test_update_profile_commits_rename_and_email_change_once(user):
+    commits = []
+
+    def committed(session):
+        commits.append(session)
+
+    session = db.session()
+    event.listen(session, "after_commit", committed)
+    try:
+        profile.update_profile(
+            user, None, Client(), username="Alicia", email="alicia@example.org", password=PASSWORD
+        )
+    finally:
+        event.remove(session, "after_commit", committed)
+
+    assert len(commits) == 1
+    db.session.expire_all()
+    assert (user.username, user.pending_email) == ("alicia", "alicia@example.org")
+    assert count(SecurityEvent, SecurityEvent.kind == "username_changed") == 1
+    assert count(SecurityEvent, SecurityEvent.kind == "email_change_requested") == 1
+
+
+def test_update_profile_undoes_the_email_change_when_the_username_is_taken_at_commit(
+    user, make_user, monkeypatch
+):
+    make_user(email="bob@example.com", username="bob")
+    queued = count(OutboxMessage)
+    # Bob took the name between the check and the commit: the unique index refuses it.
+    monkeypatch.setattr(profile, "username_taken", lambda username: False)
+
+    with pytest.raises(FlowError) as refused:
+        profile.update_profile(
+            user, None, Client(), username="bob", email="alice.new@example.com", password=PASSWORD
+        )
+
+    assert refused.value.code == "username_taken"
+    db.session.expire_all()
+    assert (user.username, user.pending_email) == ("alice", None)
+    assert count(OneTimeCode, OneTimeCode.purpose == "email_change") == 0
+    assert count(SecurityEvent, SecurityEvent.kind == "username_changed") == 0
+    assert count(OutboxMessage) == queued
+
+
+def test_change_email_page_over_the_hourly_codes_is_refused(auth, user, outbox):
+    for n in range(5):
+        assert change_email(auth, f"new{n}@example.com").status_code == 303
+
+    response = change_email(auth, "new5@example.com", htmx=True)
+
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+    assert "Wait an hour" in response.get_data(as_text=True)
+    assert user.pending_email == "new4@example.com"
+    assert [m["to"] for m in outbox if m["kind"] == "email_change"][-1] == ["new4@example.com"]

@@ -12,8 +12,7 @@ from portal.api.schemas import (
 from portal.api.spec import operation
 from portal.api.tokens import current_session, current_user
 from portal.client import Client
-from portal.flows import FlowError, admin, invalid, mfa, profile, reauth
-from portal.flows.validation import normalize_email
+from portal.flows import FlowError, admin, mfa, profile
 
 
 def user_response(user):
@@ -39,28 +38,23 @@ def me():
 def update_me(data: ProfileUpdateRequest):
     """Change the username and/or ask to change the email (PUT is accepted too).
 
-    Fields left out stay as they are. A new email is not used until confirmed: a code is sent
-    to it and it shows as `pending_email` until POST /users/me/email/confirm. A new email
+    Fields left out stay as they are; both change or neither does. A new email is not used
+    until confirmed: a code is sent to it and it shows as `pending_email` until POST
+    /users/me/email/confirm. A new email (the current one in another case is no change)
     needs `password` (re-authentication; and `code` when the account has an authenticator
-    app); 5 wrong in a row end the session.
+    app); 5 wrong in a row end the session. Every bad field is named in one 422; a taken
+    username alone is 409 `username_taken`.
     At most 5 codes an hour: 429 `rate_limited`.
     """
-    user, session, client = current_user(), current_session(), Client.from_request()
-    if data.email is not None:
-        # Check the address before changing anything, so a bad one changes nothing.
-        _, problem = normalize_email(data.email)
-        if problem:
-            raise invalid({"email": [problem]})
-    new_email = data.email is not None and data.email.strip().lower() != user.email
-    password = data.password
-    if new_email and data.username is not None:
-        # Likewise the password: a refused re-authentication leaves the username as it was.
-        reauth.confirm_identity(user, session, password, client, code=data.code)
-        password = None  # proven a moment ago on this session
-    if data.username is not None:
-        profile.change_username(user, data.username, client)
-    if new_email:
-        profile.request_email_change(user, data.email, password, session, client, code=data.code)
+    user = profile.update_profile(
+        current_user(),
+        current_session(),
+        Client.from_request(),
+        username=data.username,
+        email=data.email,
+        password=data.password,
+        code=data.code,
+    )
     return user_response(user)
 
 

@@ -1,6 +1,7 @@
 """Profile: username, email (confirmed by a code to the new address), password, deletion."""
 
 import uuid
+from contextlib import contextmanager
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -14,6 +15,7 @@ from portal.flows.accounts import find_by_email, notify, over_cap, send
 from portal.flows.password_reset import discard_reset_links
 from portal.flows.reauth import confirm_identity
 from portal.flows.sessions import revoke_all
+from portal.flows.signup import username_taken
 from portal.flows.validation import (
     check_new_password,
     normalize_email,
@@ -25,27 +27,18 @@ from portal.passwords import hash_password
 
 EMAIL_CHANGE = "email_change"
 MAX_EMAIL_CHANGE_CODES_PER_HOUR = 5
+USERNAME_TAKEN = "That username is taken. Try another."
 
 
 def change_username(user: User, username, client: Client) -> User:
-    username, problem = normalize_username(username)
-    if problem:
-        raise invalid({"username": [problem]})
-    if username == user.username:
-        return user
-    taken = db.session.scalar(select(User.id).where(User.username == username))
-    if taken is not None:
-        raise FlowError("username_taken", "That username is taken. Try another.", field="username")
-    old = user.username
-    user.username = username
-    events.record("username_changed", user, client=client, old=old, new=username)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise FlowError(
-            "username_taken", "That username is taken. Try another.", field="username"
-        ) from None
+    """The profile page's rename: the username rules, then one commit."""
+    errors: dict[str, list[str]] = {}
+    new = _new_username(user, username, errors)
+    if errors:
+        raise _refusal(errors)
+    with _one_commit():
+        if new is not None:
+            _rename(user, new, client)
     return user
 
 
@@ -57,15 +50,98 @@ def request_email_change(
     If the address belongs to someone else, its owner gets an "account exists" note instead
     of the code, and everything else happens the same way, so the answers (now and at
     confirmation) never tell who has an account."""
-    email, problem = normalize_email(email)
-    if problem:
-        raise invalid({"email": [problem]})
-    if email == user.email:
+    errors: dict[str, list[str]] = {}
+    new = _new_email(user, email, errors)
+    if errors:
+        raise invalid(errors)
+    if new is None:
         raise invalid({"email": ["That is already your email address."]})
+    _check_email_codes_left(user, new)
     confirm_identity(user, session, password, client, code=code)
-    if user.pending_email == email and not codes.can_send_again(user, EMAIL_CHANGE):
-        db.session.commit()  # keeps the proof of identity
-        return user  # asked twice within a minute: the first code is still on its way
+    _ask_for_email(user, new, session, client)
+    db.session.commit()  # the code, or (when none goes out) the proof of identity alone
+    return user
+
+
+def update_profile(
+    user: User,
+    session: UserSession | None,
+    client: Client,
+    *,
+    username=None,
+    email=None,
+    password=None,
+    code=None,
+) -> User:
+    """Rename and/or ask for a new email (as `request_email_change`) at once: both or
+    neither. Fields left as None stay; an email equal to the current one (once normalised)
+    is no change and needs no password. Every field is checked before anything happens
+    (a refusal names each bad field), then re-authentication when the email changes, then
+    one commit."""
+    errors: dict[str, list[str]] = {}
+    new_username = _new_username(user, username, errors) if username is not None else None
+    new_email = _new_email(user, email, errors) if email is not None else None
+    if errors:
+        raise _refusal(errors)
+    if new_email is not None:
+        _check_email_codes_left(user, new_email)
+        confirm_identity(user, session, password, client, code=code)
+    with _one_commit():
+        if new_username is not None:
+            _rename(user, new_username, client)
+        if new_email is not None:
+            _ask_for_email(user, new_email, session, client)
+    return user
+
+
+def _new_username(user: User, value, errors: dict) -> str | None:
+    """The normalised username when it differs from the current one and is free; a problem
+    goes into `errors`."""
+    username, problem = normalize_username(value)
+    if problem:
+        errors["username"] = [problem]
+        return None
+    if username == user.username:
+        return None
+    if username_taken(username):  # an account's, or held by a pending sign-up
+        errors["username"] = [USERNAME_TAKEN]
+        return None
+    return username
+
+
+def _new_email(user: User, value, errors: dict) -> str | None:
+    """The normalised address when it differs from the current one; a problem goes into
+    `errors`."""
+    email, problem = normalize_email(value)
+    if problem:
+        errors["email"] = [problem]
+        return None
+    return None if email == user.email else email
+
+
+def _refusal(errors: dict) -> FlowError:
+    """409 `username_taken` when that is the only problem; otherwise 422 naming every field."""
+    if errors == {"username": [USERNAME_TAKEN]}:
+        return FlowError("username_taken", USERNAME_TAKEN, field="username")
+    return invalid(errors)
+
+
+def _rename(user: User, username: str, client: Client) -> None:
+    old = user.username
+    user.username = username
+    events.record("username_changed", user, client=client, old=old, new=username)
+
+
+def _too_soon_for_another(user: User, email: str) -> bool:
+    """Asked again within a minute for the address whose code is on its way."""
+    return user.pending_email == email and not codes.can_send_again(user, EMAIL_CHANGE)
+
+
+def _check_email_codes_left(user: User, email: str) -> None:
+    """429 once the account had its 5 codes this hour. Checked before anything changes
+    (and before the password), so a refusal leaves everything as it was."""
+    if _too_soon_for_another(user, email):
+        return  # no new code goes out
     hour_ago = clock.utcnow() - timedelta(hours=1)
     sent = db.session.scalar(
         select(func.count())
@@ -77,17 +153,36 @@ def request_email_change(
         )
     )
     if sent >= MAX_EMAIL_CHANGE_CODES_PER_HOUR:
-        db.session.commit()
-        raise budget.limited(3600)
+        raise FlowError(
+            "rate_limited",
+            "That is enough email change codes for one hour. Wait an hour and try again.",
+            retry_after=3600,
+        )
+
+
+def _ask_for_email(user: User, email: str, session: UserSession | None, client: Client) -> None:
+    """The code to the new address, in the caller's transaction (identity already proven)."""
+    if _too_soon_for_another(user, email):
+        return  # the first code is still on its way
     if over_cap(email, EMAIL_CHANGE, client):
-        db.session.commit()  # the address had its share this hour: the code it holds stays
-        return user
+        return  # the address had its share this hour: the code it holds stays
     user.pending_email = email
     code = codes.issue_code(user, EMAIL_CHANGE, target=email)
     events.record("email_change_requested", user, client=client, session=session, new=email)
     outbox.enqueue_job("email_change_code", client, user_id=str(user.id), email=email, code=code)
-    db.session.commit()
-    return user
+
+
+@contextmanager
+def _one_commit():
+    """The changes made in the block, then their one commit. A username taken a moment ago
+    (refused by the unique index at the commit, or at a query's autoflush inside the block)
+    undoes all of it."""
+    try:
+        yield
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise FlowError("username_taken", USERNAME_TAKEN, field="username") from None
 
 
 @outbox.job("email_change_code")

@@ -2,11 +2,11 @@
 
 import pytest
 from api_helpers import NEW_PASSWORD, PASSWORD, assert_problem, last_code
-from sqlalchemy import select
+from sqlalchemy import func, select
 from web_helpers import deliver_held_mail, kinds_sent
 
 from portal.extensions import db
-from portal.models import User, UserSession
+from portal.models import OneTimeCode, PendingSignUp, SecurityEvent, User, UserSession
 
 
 def test_me(api, user, tokens):
@@ -33,10 +33,10 @@ def test_me_needs_a_token(api):
     assert_problem(api.get("/users/me"), 401, "invalid_token")
 
 
-@pytest.mark.parametrize("method", ["patch", "put"])
+@pytest.mark.parametrize("method", ["PATCH", "PUT"])
 def test_change_username(api, tokens, method):
-    response = getattr(api, method)(
-        "/users/me", {"username": "Alicia"}, token=tokens["access_token"]
+    response = api.request(
+        method, "/users/me", {"username": "Alicia"}, token=tokens["access_token"]
     )
     assert response.status_code == 200
     assert response.get_json()["username"] == "alicia"
@@ -57,12 +57,187 @@ def test_profile_validation(api, tokens, body):
     assert problem["errors"]
 
 
-def test_bad_email_changes_nothing(api, tokens):
-    response = api.patch(
-        "/users/me", {"username": "newname", "email": "nope"}, token=tokens["access_token"]
+def me(api, tokens) -> dict:
+    return api.get("/users/me", token=tokens["access_token"]).get_json()
+
+
+def email_change_codes() -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(OneTimeCode).where(OneTimeCode.purpose == "email_change")
     )
-    assert_problem(response, 422, "validation_error")
-    assert api.get("/users/me", token=tokens["access_token"]).get_json()["username"] == "alice"
+
+
+def test_bad_email_changes_nothing(api, tokens, outbox):
+    outbox.clear()
+    response = api.patch(
+        "/users/me",
+        {"username": "newname", "email": "nope", "password": PASSWORD},
+        token=tokens["access_token"],
+    )
+    problem = assert_problem(response, 422, "validation_error")
+    assert set(problem["errors"]) == {"email"}
+    assert me(api, tokens)["username"] == "alice"
+    assert outbox == [] and email_change_codes() == 0
+
+
+def test_taken_username_with_a_new_email_changes_nothing(api, make_user, tokens, outbox):
+    make_user(username="bob")
+    outbox.clear()
+    response = api.patch(
+        "/users/me",
+        {"username": "bob", "email": "alice.new@example.com", "password": PASSWORD},
+        token=tokens["access_token"],
+    )
+    assert_problem(response, 409, "username_taken")
+    body = me(api, tokens)
+    assert body["username"] == "alice" and body["pending_email"] is None
+    assert outbox == [] and email_change_codes() == 0
+
+
+def test_taken_username_and_a_bad_email_are_both_reported(api, make_user, tokens):
+    make_user(username="bob")
+    response = api.patch(
+        "/users/me", {"username": "Bob", "email": "nope"}, token=tokens["access_token"]
+    )
+    problem = assert_problem(response, 422, "validation_error")
+    assert set(problem["errors"]) == {"username", "email"}
+    assert "taken" in problem["errors"]["username"][0]
+
+
+def test_username_held_by_a_pending_sign_up_is_taken(api, tokens):
+    assert api.post(
+        "/auth/register",
+        {"email": "carol@example.com", "username": "carol", "password": NEW_PASSWORD},
+    ).status_code in (201, 202)
+    assert db.session.scalar(select(PendingSignUp.id).where(PendingSignUp.username == "carol"))
+    response = api.patch("/users/me", {"username": "carol"}, token=tokens["access_token"])
+    assert_problem(response, 409, "username_taken")
+    assert me(api, tokens)["username"] == "alice"
+
+
+@pytest.mark.parametrize(
+    ("password", "field"), [("not my password", "password"), (None, "password")]
+)
+def test_username_and_email_with_a_wrong_password_change_nothing(
+    api, tokens, outbox, password, field
+):
+    outbox.clear()
+    body = {"username": "newname", "email": "alice.new@example.com"}
+    if password is not None:
+        body["password"] = password
+    problem = assert_problem(
+        api.patch("/users/me", body, token=tokens["access_token"]), 422, "validation_error"
+    )
+    assert field in problem["errors"]
+    after = me(api, tokens)
+    assert after["username"] == "alice" and after["pending_email"] is None
+    assert outbox == [] and email_change_codes() == 0
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(SecurityEvent)
+            .where(SecurityEvent.kind == "username_changed")
+        )
+        == 0
+    )
+
+
+def test_username_and_email_change_together(api, tokens, outbox):
+    response = api.patch(
+        "/users/me",
+        {"username": "Alicia", "email": "Alicia@Example.org", "password": PASSWORD},
+        token=tokens["access_token"],
+    )
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["username"] == "alicia" and body["pending_email"] == "alicia@example.org"
+    assert body["email"] == "alice@example.com"
+    assert outbox[-1]["kind"] == "email_change" and outbox[-1]["to"] == ["alicia@example.org"]
+    kinds = db.session.scalars(select(SecurityEvent.kind)).all()
+    assert {"username_changed", "email_change_requested"} <= set(kinds)
+
+
+def test_email_codes_cap_leaves_the_username_unchanged(api, tokens, outbox):
+    for n in range(5):  # the hourly allowance, each to its own address
+        body = {"email": f"new{n}@example.com", "password": PASSWORD}
+        assert api.patch("/users/me", body, token=tokens["access_token"]).status_code == 200
+    outbox.clear()
+    response = api.patch(
+        "/users/me",
+        {"username": "newname", "email": "new5@example.com", "password": PASSWORD},
+        token=tokens["access_token"],
+    )
+    assert_problem(response, 429, "rate_limited")
+    assert int(response.headers["Retry-After"]) > 0
+    body = me(api, tokens)
+    assert body["username"] == "alice" and body["pending_email"] == "new4@example.com"
+    assert outbox == []
+    # A rename alone is not an email change: still allowed.
+    response = api.patch("/users/me", {"username": "newname"}, token=tokens["access_token"])
+    assert response.status_code == 200 and response.get_json()["username"] == "newname"
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "ALICE@example.com",
+        "  alice@Example.COM\t",
+        "Alice@EXAMPLE.com",
+        "alice@\uff45xample.com",  # a full-width "e": the same domain once normalised
+    ],
+)
+def test_the_current_email_in_another_case_is_no_change(api, tokens, outbox, email):
+    outbox.clear()
+    response = api.patch(
+        "/users/me", {"username": "newname", "email": email}, token=tokens["access_token"]
+    )
+    assert response.status_code == 200  # no password asked: the email does not change
+    body = response.get_json()
+    assert body["username"] == "newname"
+    assert body["email"] == "alice@example.com" and body["pending_email"] is None
+    assert outbox == [] and email_change_codes() == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"username": ""},
+        {"username": "   "},
+        {"username": "x" * 10_000},
+        {"username": "ünïcødé"},
+        {"username": "名前です"},
+        {"username": 5},
+        {"username": ["alice"]},
+        {"username": {"a": 1}},
+        {"username": True},
+        {"username": "ali\x00ce"},
+        {"username": "\ud800abc"},
+        {"email": ""},
+        {"email": "   "},
+        {"email": "x" * 10_000},
+        {"email": "x" * 250 + "@example.com"},
+        {"email": "üñï@"},
+        {"email": "a@b@c"},
+        {"email": 5},
+        {"email": ["alice@example.com"]},
+        {"email": "alice@example.com\x00"},
+        {"email": "new@example.com", "password": 12345},
+        {"email": "new@example.com", "password": "x" * 10_000},
+        {"email": "new@example.com", "password": PASSWORD, "code": 123456},
+        {"email": "new@example.com", "password": PASSWORD, "code": "9" * 10_000},
+        {"email": "ünïcødé@exämple.com"},  # a valid address: the password is then missing
+        {"username": "x", "email": "nope"},
+    ],
+)
+def test_bad_profile_input_is_422_never_500(api, tokens, outbox, body):
+    outbox.clear()
+    problem = assert_problem(
+        api.patch("/users/me", body, token=tokens["access_token"]), 422, "validation_error"
+    )
+    assert problem["errors"]
+    after = me(api, tokens)
+    assert after["username"] == "alice" and after["pending_email"] is None
+    assert outbox == []
 
 
 def test_admin_fields_change_nothing(api, user, tokens):
