@@ -36,3 +36,16 @@ def client_ip() -> str:
 
 
 limiter = Limiter(key_func=client_ip, default_limits=[])
+
+
+def commit_keeping_loaded() -> None:
+    """Commit without expiring the objects this session holds. A commit normally expires them
+    so the next read sees other transactions' changes; rows this transaction has just written
+    (a new session and its account, at sign-in) cannot have changed since, and reading them
+    back to answer (the tokens, the account) would cost a round trip each."""
+    session = db.session()
+    expiring, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expiring

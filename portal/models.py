@@ -395,22 +395,37 @@ class WebAuthnChallenge(db.Model):
 
 
 # The `mfa` summary of an account, loaded in the very statement that loads the user (scalar
-# subqueries), so a request that reads it costs no extra query.
+# subqueries), so a request that reads it costs no extra query. It is as of that load
+# (flows/totp.py reads the table when it must be current): writing the user's own columns
+# (a sign-in's last_login_at) changes none of it, so a flush does not expire it either.
 User.totp_enabled = column_property(
     select(TotpSecret.user_id)
     .where(TotpSecret.user_id == User.id, TotpSecret.confirmed_at.is_not(None))
     .exists()
-    .correlate_except(TotpSecret)
+    .correlate_except(TotpSecret),
+    expire_on_flush=False,
 )
 User.passkey_count = column_property(
     select(func.count(Passkey.id))
     .where(Passkey.user_id == User.id)
     .correlate_except(Passkey)
-    .scalar_subquery()
+    .scalar_subquery(),
+    expire_on_flush=False,
 )
 User.recovery_codes_left = column_property(
     select(func.count(RecoveryCode.id))
     .where(RecoveryCode.user_id == User.id, RecoveryCode.used_at.is_(None))
     .correlate_except(RecoveryCode)
-    .scalar_subquery()
+    .scalar_subquery(),
+    expire_on_flush=False,
 )
+
+MFA_SUMMARY = ("totp_enabled", "passkey_count", "recovery_codes_left")
+
+
+def forget_mfa_summary(user: User) -> None:
+    """A second factor of `user` changed: its summary is read again when next used (flows
+    that add or remove one call this; a commit would too, but a sign-in's commit keeps what
+    it loaded: extensions.commit_keeping_loaded)."""
+    if user in db.session:
+        db.session.expire(user, MFA_SUMMARY)

@@ -37,17 +37,26 @@ def find(user: User | None, token) -> Device | None:
     )
 
 
+# `remember(known=...)` default: the caller has not looked the token up (None would mean
+# "looked up, no such device").
+NOT_LOOKED_UP = object()
+
+
 def remember(
-    user: User, kind: str, client: Client, token=None, *, known: Device | None = None
+    user: User, kind: str, client: Client, token=None, *, known=NOT_LOOKED_UP
 ) -> tuple[Device, str, bool]:
     """After a completed sign-in: (device, its token, whether to announce it: new to an
     account that already has known devices). The first device of an account (a new account,
     or one from before devices were remembered) becomes known quietly, so that turning this
     on does not mail every owner. A browser's token is kept for every account it signs in
-    to. `known`: the device the caller already found for `token`. Caller commits."""
+    to. `known`: what the caller's own `find(user, token)` answered, so the token is not
+    looked up twice. Caller commits."""
     if not _plausible(token):
-        token = tokens.new_token()
-    device = known if known is not None and known.user_id == user.id else find(user, token)
+        token, device = tokens.new_token(), None  # a token made just now names no device
+    elif known is NOT_LOOKED_UP:
+        device = find(user, token)
+    else:
+        device = known if known is not None and known.user_id == user.id else None
     now = clock.utcnow()
     if device is not None:
         device.last_used_at = now

@@ -19,7 +19,7 @@ from portal.extensions import db
 from portal.flows import FlowError, budget, events, invalid, recovery_codes, totp
 from portal.flows.accounts import notify
 from portal.flows.admin import clean_reason
-from portal.models import Device, MfaToken, Passkey, User, UserSession
+from portal.models import Device, MfaToken, Passkey, User, UserSession, forget_mfa_summary
 
 TOKEN_LIFETIME = timedelta(minutes=5)
 MAX_WRONG_CODES = 3
@@ -181,6 +181,7 @@ def reset_second_factors(
         .where(Passkey.user_id == user.id)
         .execution_options(synchronize_session=False)
     ).rowcount
+    forget_mfa_summary(user)
     events.record(
         "mfa_reset",
         user,

@@ -38,7 +38,7 @@ from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, events, invalid, reauth
 from portal.flows.accounts import notify
-from portal.models import Passkey, User, UserSession, WebAuthnChallenge
+from portal.models import Passkey, User, UserSession, WebAuthnChallenge, forget_mfa_summary
 
 CHALLENGE_LIFETIME = timedelta(minutes=5)
 TIMEOUT_MS = 5 * 60 * 1000
@@ -213,6 +213,7 @@ def add_passkey(
         created_at=clock.utcnow(),
     )
     db.session.add(passkey)
+    forget_mfa_summary(user)
     if session is not None:
         session.second_factor = METHOD
     events.record("passkey_added", user, client=client, session=session, name=name)
@@ -261,6 +262,7 @@ def remove_passkey(
     reauth.confirm_identity(user, session, password, client, code=code)
     name = passkey.name
     db.session.delete(passkey)
+    forget_mfa_summary(user)
     events.record("passkey_removed", user, client=client, session=session, name=name)
     db.session.commit()
 
@@ -274,6 +276,7 @@ def remove_by_admin(admin: User, user: User, passkey_id, reason, client: Client)
     passkey = get_own_passkey(user, passkey_id)
     name = passkey.name
     db.session.delete(passkey)
+    forget_mfa_summary(user)
     events.record(
         "passkey_removed", user, client=client, actor=admin, name=name, reason=reason or None
     )

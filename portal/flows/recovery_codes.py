@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 
 from portal import clock, tokens
 from portal.extensions import db
-from portal.models import RecoveryCode, User
+from portal.models import RecoveryCode, User, forget_mfa_summary
 
 COUNT = 10
 # No 0/o, 1/l/i: codes are read off paper and typed back.
@@ -44,6 +44,7 @@ def replace_all(user: User) -> list[str]:
         RecoveryCode(user_id=user.id, code_hash=tokens.keyed_hash(PURPOSE, normalize(code)))
         for code in codes
     )
+    forget_mfa_summary(user)
     return codes
 
 
@@ -53,6 +54,7 @@ def discard_all(user: User) -> None:
         .where(RecoveryCode.user_id == user.id)
         .execution_options(synchronize_session=False)
     )
+    forget_mfa_summary(user)
 
 
 def left(user: User) -> int:
@@ -82,4 +84,5 @@ def spend(user: User, code) -> int | None:
         return None
     row.used_at = clock.utcnow()
     db.session.flush()
+    forget_mfa_summary(user)
     return left(user)

@@ -1,7 +1,7 @@
 """Sign-in and sign-out."""
 
 from portal.client import Client
-from portal.extensions import db
+from portal.extensions import commit_keeping_loaded, db
 from portal.flows import FlowError, budget, devices, events, invalid, mfa, notices, signup
 from portal.flows.accounts import find_by_login
 from portal.flows.sessions import revoke, revoke_all, start_session
@@ -85,13 +85,13 @@ def complete_sign_in(
     device_token=None,
     *,
     second_factor=None,
-    device=None,
+    device=devices.NOT_LOOKED_UP,
     **data,
 ):
     """Every factor is checked: a new session on this device, announced when the device is
     new to the account. `second_factor`: what proved it beyond the password, if anything
-    (totp, recovery_code, passkey); `device`: the known device the caller already found for
-    `device_token`, if any. Commits."""
+    (totp, recovery_code, passkey); `device`: what the caller's own look-up of `device_token`
+    found (a Device or None), if it made one. Commits."""
     device, token, announce = devices.remember(user, kind, client, device_token, known=device)
     # Everything the session row holds is set before it is first written: one INSERT.
     session = start_session(user, kind, client, second_factor=second_factor, device_id=device.id)
@@ -99,7 +99,7 @@ def complete_sign_in(
     events.record("signed_in", user, client=client, session=session, **data)
     if announce:
         notices.announce_new_sign_in(user, session, client)
-    db.session.commit()
+    commit_keeping_loaded()
     return session
 
 

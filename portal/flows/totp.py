@@ -19,7 +19,7 @@ from portal.extensions import db
 from portal.flows import FlowError, events, invalid, recovery_codes
 from portal.flows.accounts import notify
 from portal.flows.reauth import confirm_identity
-from portal.models import MfaToken, TotpSecret, User, UserSession
+from portal.models import MfaToken, TotpSecret, User, UserSession, forget_mfa_summary
 
 INTERVAL = 30
 DIGITS = 6
@@ -173,6 +173,7 @@ def confirm_setup(user: User, session: UserSession | None, code, client: Client)
         )
     row.confirmed_at = clock.utcnow()
     row.last_used_step = step
+    forget_mfa_summary(user)
     codes = recovery_codes.replace_all(user)
     if session is not None:
         session.second_factor = METHOD
@@ -203,7 +204,7 @@ def remove_all(user: User) -> None:
         .where(TotpSecret.user_id == user.id)
         .execution_options(synchronize_session=False)
     )
-    recovery_codes.discard_all(user)
+    recovery_codes.discard_all(user)  # forgets the user's mfa summary
     db.session.execute(
         delete(MfaToken)
         .where(MfaToken.user_id == user.id)

@@ -79,8 +79,33 @@ def test_a_login_from_a_known_device_writes_once(api, user, statements):
         "INSERT",  # the session, refresh jti and device included
         "UPDATE",  # sessions past the cap (none), in one statement
         "INSERT",  # the event
-        "SELECT",  # reading back what the commit expired, to sign the tokens
-        "SELECT",
+    ], made  # and the tokens are signed from what was just written, not read back
+
+
+def test_a_login_from_a_new_device_adds_only_the_device_and_its_notice(api, user, statements):
+    """The first sign-in makes the account's first (quiet) device; the next, from an app
+    that sends no device token, is a new device: announced, with a "wasn't me" link."""
+    api.client.post("/api/v1/auth/login", json={"email": "alice@example.com", "password": PASSWORD})
+
+    def login():
+        clock.advance(timedelta(minutes=1))
+        return api.client.post(
+            "/api/v1/auth/login", json={"email": "alice@example.com", "password": PASSWORD}
+        )
+
+    made = statements(login)
+    assert made == [
+        "SELECT",  # the account by email or username, its second factors with it
+        "SELECT",  # its guessing budget
+        "SELECT",  # does it have other devices (then this one is announced)
+        "INSERT",  # this device, with a new token (never looked up: no device has it yet)
+        "UPDATE",  # the user's last sign-in
+        "INSERT",  # the session
+        "UPDATE",  # sessions past the cap (none)
+        "INSERT",  # the "wasn't me" link's token
+        "INSERT",  # the event
+        "SELECT",  # a notice to this address still queued (then it is merged into that one)
+        "INSERT",  # the notice, in the outbox
     ], made
 
 
