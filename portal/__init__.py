@@ -46,7 +46,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     _enable_sqlite_foreign_keys(app)
     database.init_app(app)  # PostgreSQL restarts: fresh connections, 503 meanwhile
 
-    from portal import errors, health, wellknown
+    from portal import errors, health, templating, wellknown
     from portal.activity import bp as activity_bp
     from portal.admin import bp as admin_bp
     from portal.api import bp as api_bp
@@ -68,6 +68,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # How security events read, in every template: {{ event|describe }}, {{ kind|label }}.
     app.add_template_filter(activity.describe, "describe")
     app.add_template_filter(activity.label, "label")
+    app.add_template_global(templating.when, "format_when")  # _macros/lists.html: when()
 
     from portal import metrics, tracing
 

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import load_only
 
 from portal.client import Client
 from portal.extensions import db
@@ -97,9 +98,22 @@ def search_users(
     cursor = before or after
     phase, value = _position(cursor, runs) if cursor else (0, None)
     rows = _read(runs, phase, value, limit + 1, backwards=before is not None)
-    page = page_of(rows, limit, lambda row: row[1], after=after, before=before)
+    page = page_of(rows, limit, _cursor_of, after=after, before=before)
     page.items = [user for user, _ in page.items]
     return page
+
+
+# What a list of accounts shows (templates/admin/_users.html): a page reads these columns
+# only, not the password hash, nor the second-factor summary's subqueries for every row.
+_LISTED = load_only(
+    User.id,
+    User.email,
+    User.username,
+    User.is_verified,
+    User.is_active,
+    User.is_admin,
+    User.last_login_at,
+)
 
 
 @dataclass(frozen=True)
@@ -112,7 +126,7 @@ class _Run:
 def _bytewise(column):
     """Compare as bytes: on PostgreSQL through COLLATE "C" (what the indexes are built with);
     SQLite already does."""
-    if db.session.get_bind().dialect.name == "postgresql":
+    if db.engine.dialect.name == "postgresql":
         return column.collate("C")
     return column
 
@@ -146,22 +160,27 @@ def _position(cursor: str, runs: list[_Run]) -> tuple[int, str | None]:
     return 0, None  # a cursor of another search: its first page
 
 
+def _cursor_of(row) -> str:
+    user, run = row
+    return encode((run.tag, *values_of(user, [run.column])))
+
+
 def _read(runs, phase: int, value, count: int, *, backwards: bool = False) -> list:
-    """Up to `count` (user, cursor) pairs from run `phase` past `value`, then on into the
-    next run (or, backwards, the previous one): one statement per run touched."""
+    """Up to `count` (user, run) pairs from run `phase` past `value`, then on into the next
+    run (or, backwards, the previous one): one statement per run touched."""
     rows: list = []
     step = -1 if backwards else 1
     while 0 <= phase < len(runs) and len(rows) < count:
         run = runs[phase]
         past = None if value is None else (value,)
         found = read(
-            select(User).where(*run.where),
+            select(User).options(_LISTED).where(*run.where),
             [run.column],
             past,
             count - len(rows),
             backwards=backwards,
         )
-        rows.extend((user, encode((run.tag, *values_of(user, [run.column])))) for user in found)
+        rows.extend((user, run) for user in found)
         phase, value = phase + step, None
     return rows
 

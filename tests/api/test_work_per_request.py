@@ -56,6 +56,20 @@ def test_the_admin_search_fragment_is_two_selects(make_user, new_browser, statem
     assert made == ["SELECT", "SELECT"]
 
 
+def test_the_accounts_list_reads_only_what_it_shows(make_user, new_browser, count_queries):
+    """No password hash and no second-factor subqueries for each listed account."""
+    make_user(email="user1@example.com", username="user1")
+    make_user(email="root@example.com", username="root", admin=True)
+    admin = new_browser()
+    admin.sign_in("root@example.com")
+    with count_queries() as queries:
+        response = admin.get("/admin/?q=user", headers={"HX-Request": "true"})
+    assert response.status_code == 200 and "user1@example.com" in response.get_data(as_text=True)
+    listing = queries[-1]
+    assert listing.lstrip().startswith("SELECT users.id")
+    assert "password_hash" not in listing and "totp_secrets" not in listing, listing
+
+
 def test_a_login_from_a_known_device_writes_once(api, user, statements):
     first = api.client.post(
         "/api/v1/auth/login", json={"email": "alice@example.com", "password": PASSWORD}
