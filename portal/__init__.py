@@ -23,6 +23,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         static_folder=os.path.join(ROOT, "static"),
     )
     os.makedirs(app.instance_path, exist_ok=True)
+    from portal.session_cookie import SessionCookie
+
+    app.session_interface = SessionCookie()
     app.config.update(load_config(app.instance_path, test_config))
     if hops := app.config["PROXY_FIX_HOPS"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from portal import clock
 from portal.client import Client
@@ -79,17 +79,28 @@ def _end_least_recently_used(user: User, new: UserSession, client: Client) -> No
         )
 
 
+# Every authenticated request runs this statement: built once (its parameters bound at
+# execution), not composed again per request.
+_ACTIVE_SESSION_AND_USER = (
+    select(UserSession, User)
+    .join(User, User.id == UserSession.user_id)
+    .where(
+        UserSession.id == bindparam("sid"),
+        UserSession.revoked_at.is_(None),
+        UserSession.expires_at > bindparam("now"),
+        User.is_active.is_(True),
+    )
+)
+
+
 def load_active_session(session_id) -> tuple[UserSession, User] | None:
-    """Session and user in one statement, only when both may still be used."""
+    """Session and user in one statement, only when both may still be used (the same test as
+    UserSession.active_clause)."""
     try:
         sid = session_id if isinstance(session_id, uuid.UUID) else uuid.UUID(str(session_id))
     except ValueError:
         return None
-    row = db.session.execute(
-        select(UserSession, User)
-        .join(User, User.id == UserSession.user_id)
-        .where(UserSession.id == sid, UserSession.active_clause(), User.is_active.is_(True))
-    ).first()
+    row = db.session.execute(_ACTIVE_SESSION_AND_USER, {"sid": sid, "now": clock.utcnow()}).first()
     if row is None:
         return None
     session, user = row
