@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("profile", __name__)
 
-from portal.profile import views  # noqa: E402, F401
+from portal.profile import second_factor, views  # noqa: E402, F401

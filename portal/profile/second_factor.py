@@ -5,72 +5,67 @@ Changing them needs a proof of identity from the last 10 minutes on this session
 works without JavaScript except passkeys, which need the browser's WebAuthn API; their
 endpoints speak JSON to static/passkeys.js."""
 
+from functools import wraps
+
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from portal.client import Client
 from portal.flows import FlowError, passkeys, reauth, totp
 from portal.profile import bp
-from portal.profile.forms import EmptyForm, ReauthForm, TotpConfirmForm
+from portal.profile.forms import ReauthForm, TotpConfirmForm
+from portal.profile.pages import section, submitted
 from portal.web import form_status, go
 
 TWO_STEP = "#two-step"
 PASSKEYS = "#passkeys"
 
 
-def second_factor_forms() -> dict:
-    return {"reauth_form": ReauthForm(formdata=None), "action_form": EmptyForm(formdata=None)}
-
-
-def second_factor_context() -> dict:
-    return {
-        "passkey_list": passkeys.list_passkeys(current_user),
-        "reauth_minutes": reauth.minutes_left(current_user.session),
-    }
-
-
 def _profile(anchor: str = TWO_STEP):
     return url_for("profile.show") + anchor
 
 
-def _confirm_first():
-    flash("Confirm it's you first: your password, and a code if you have two-step sign-in.", "info")
-    return go(_profile())
+def _button(anchor: str = TWO_STEP, *, proof: bool = True):
+    """A button on the profile page. With `proof`, the view runs only within 10 minutes of
+    "Confirm it's you" on this session. A FlowError it raises is flashed on the profile (one
+    about a passkey that is not the account's is a 404)."""
 
+    def decorate(view):
+        @wraps(view)
+        def run(*args, **kwargs):
+            if proof and not reauth.is_recent(current_user.session):
+                flash(
+                    "Confirm it's you first: your password, and a code if you have two-step "
+                    "sign-in.",
+                    "info",
+                )
+                return go(_profile())
+            try:
+                return view(*args, **kwargs)
+            except FlowError as error:
+                if error.code == "not_found":
+                    abort(404)
+                flash(error.message, "error")
+                return go(_profile(anchor))
 
-def _recent() -> bool:
-    return reauth.is_recent(current_user.session)
+        return run
 
-
-def _signed_out(error: FlowError):
-    from portal.profile.views import _signed_out as sign_out
-
-    return sign_out(error)
+    return decorate
 
 
 @bp.post("/profile/confirm")
 @login_required
-def reauthenticate():
+@submitted(ReauthForm, section("reauth"))
+def reauthenticate(form: ReauthForm):
     """ "Confirm it's you": the password (and a code once the app is on), good 10 minutes."""
-    form = ReauthForm()
-    if form.validate_on_submit():
-        try:
-            reauth.prove_identity(
-                current_user,
-                current_user.session,
-                form.value("password"),
-                Client.from_request(),
-                code=form.value("code"),
-            )
-        except FlowError as error:
-            if error.code == "session_ended":
-                return _signed_out(error)
-            form.show(error)
-        else:
-            return go(_profile())
-    from portal.profile.views import _page
-
-    return _page("reauth", form)
+    reauth.prove_identity(
+        current_user,
+        current_user.session,
+        form.value("password"),
+        Client.from_request(),
+        code=form.value("code"),
+    )
+    return go(_profile())
 
 
 @bp.post("/profile/confirm/passkey/options")
@@ -86,8 +81,7 @@ def reauth_passkey_options():
 @login_required
 def reauth_with_passkey():
     """ "Confirm it's you" with one of the account's passkeys (JSON from passkeys.js)."""
-    body = request.get_json(silent=True)
-    body = body if isinstance(body, dict) else {}
+    body = _json_body()
     try:
         passkeys.confirm_identity_with_passkey(
             current_user,
@@ -103,20 +97,20 @@ def reauth_with_passkey():
     return jsonify({"redirect": _profile()})
 
 
+def _json_body() -> dict:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
 # -- authenticator app ------------------------------------------------------------------------
 
 
 @bp.post("/profile/totp")
 @login_required
+@_button()
 def start_totp():
     """Begin setting up the authenticator app (after "Confirm it's you")."""
-    if not _recent():
-        return _confirm_first()
-    try:
-        totp.begin_setup(current_user, current_user.session, None, Client.from_request())
-    except FlowError as error:
-        flash(error.message, "error")
-        return go(_profile())
+    totp.begin_setup(current_user, current_user.session, None, Client.from_request())
     return go(url_for("profile.totp_setup"))
 
 
@@ -162,31 +156,19 @@ def _show_recovery_codes(codes: list[str], heading: str):
 
 @bp.post("/profile/totp/disable")
 @login_required
+@_button()
 def disable_totp():
-    if not _recent():
-        return _confirm_first()
-    try:
-        totp.disable(current_user, current_user.session, None, Client.from_request())
-    except FlowError as error:
-        flash(error.message, "error")
-    else:
-        flash("Two-step sign-in with the authenticator app is off.", "success")
+    totp.disable(current_user, current_user.session, None, Client.from_request())
+    flash("Two-step sign-in with the authenticator app is off.", "success")
     return go(_profile())
 
 
 @bp.post("/profile/recovery-codes")
 @login_required
+@_button()
 def new_recovery_codes():
     """Ten new recovery codes; the old ones stop working."""
-    if not _recent():
-        return _confirm_first()
-    try:
-        codes = totp.new_recovery_codes(
-            current_user, current_user.session, None, Client.from_request()
-        )
-    except FlowError as error:
-        flash(error.message, "error")
-        return go(_profile())
+    codes = totp.new_recovery_codes(current_user, current_user.session, None, Client.from_request())
     return _show_recovery_codes(codes, "New recovery codes")
 
 
@@ -201,7 +183,7 @@ def _json_error(message: str, status: int = 422, **extra):
 @login_required
 def passkey_options():
     """Creation options for a new passkey (JSON), once this session confirmed it's you."""
-    if not _recent():
+    if not reauth.is_recent(current_user.session):
         return _json_error(
             "Confirm it's you first (above), then add the passkey.", 403, reauth=True
         )
@@ -218,8 +200,7 @@ def passkey_options():
 @login_required
 def add_passkey():
     """The new credential from passkeys.js (JSON), checked and kept."""
-    body = request.get_json(silent=True)
-    body = body if isinstance(body, dict) else {}
+    body = _json_body()
     try:
         passkey = passkeys.add_passkey(
             current_user,
@@ -236,33 +217,21 @@ def add_passkey():
 
 @bp.post("/profile/passkeys/<passkey_id>/rename")
 @login_required
+@_button(PASSKEYS, proof=False)
 def rename_passkey(passkey_id: str):
-    try:
-        passkey = passkeys.rename_passkey(
-            current_user, passkey_id, request.form.get("name", ""), Client.from_request()
-        )
-    except FlowError as error:
-        if error.code == "not_found":
-            abort(404)
-        flash(error.message, "error")
-    else:
-        flash(f"Renamed to “{passkey.name}”.", "success")
+    passkey = passkeys.rename_passkey(
+        current_user, passkey_id, request.form.get("name", ""), Client.from_request()
+    )
+    flash(f"Renamed to “{passkey.name}”.", "success")
     return go(_profile(PASSKEYS))
 
 
 @bp.post("/profile/passkeys/<passkey_id>/remove")
 @login_required
+@_button(PASSKEYS)
 def remove_passkey(passkey_id: str):
-    if not _recent():
-        return _confirm_first()
-    try:
-        passkeys.remove_passkey(
-            current_user, current_user.session, passkey_id, None, Client.from_request()
-        )
-    except FlowError as error:
-        if error.code == "not_found":
-            abort(404)
-        flash(error.message, "error")
-    else:
-        flash("The passkey is removed: it no longer signs in.", "success")
+    passkeys.remove_passkey(
+        current_user, current_user.session, passkey_id, None, Client.from_request()
+    )
+    flash("The passkey is removed: it no longer signs in.", "success")
     return go(_profile(PASSKEYS))
