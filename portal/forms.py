@@ -2,6 +2,7 @@
 
 from flask import g
 from flask_wtf import FlaskForm
+from wtforms import StringField
 
 from portal.flows import FlowError
 
@@ -33,3 +34,16 @@ class PortalForm(FlaskForm):
     def value(self, name: str) -> str:
         """A field's submitted text, '' when missing (never None)."""
         return self._fields[name].data or ""
+
+
+class EmptyForm(PortalForm):
+    """Only a CSRF token: for buttons that change state."""
+
+
+def six_digit_code(label: str, *, one_time_code: bool = False) -> StringField:
+    """A field for a 6-digit code (emailed, or from an authenticator app: `one_time_code`
+    lets the browser fill it in)."""
+    render_kw = {"class": "code", "inputmode": "numeric", "maxlength": 6, "pattern": "[0-9]*"}
+    if one_time_code:
+        render_kw["autocomplete"] = "one-time-code"
+    return StringField(label, render_kw=render_kw)

@@ -2,8 +2,8 @@
 
 from urllib.parse import urlsplit
 
-from flask import after_this_request, current_app, g, redirect, request, session
-from flask_login import login_user
+from flask import after_this_request, current_app, flash, g, redirect, request, session, url_for
+from flask_login import current_user, login_user, logout_user
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from portal.htmx import is_htmx
@@ -39,6 +39,22 @@ def start_browser_session(user_session: UserSession) -> None:
     login_user(user)
     if user_session.device_token:
         _keep_device_cookie(user_session.device_token)
+
+
+def end_browser_session() -> None:
+    """Sign this browser out and drop everything its session cookie held (the device cookie
+    stays). A browser no one is signed in on keeps what it holds (a sign-up waiting for its
+    code, say)."""
+    if current_user.is_authenticated:
+        logout_user()
+        session.clear()
+
+
+def back_to_sign_in(message: str, category: str = "info"):
+    """This browser's session has ended: sign it out, say why, and show the sign-in page."""
+    end_browser_session()
+    flash(message, category)
+    return go(url_for("auth.sign_in"))
 
 
 # The device cookie outlives sign-outs: it is what makes this browser "known" to an account
@@ -81,6 +97,12 @@ def _keep_device_cookie(token: str) -> None:
             path="/",
         )
         return response
+
+
+def json_body() -> dict:
+    """The request's JSON object (passkeys.js posts them); {} for anything else."""
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
 
 
 def form_status(form) -> int:

@@ -2,7 +2,7 @@
 
 from wtforms import EmailField, HiddenField, PasswordField, StringField
 
-from portal.forms import PortalForm
+from portal.forms import PortalForm, six_digit_code
 
 
 class SignUpForm(PortalForm):
@@ -12,18 +12,11 @@ class SignUpForm(PortalForm):
 
 
 class VerifyForm(PortalForm):
-    code = StringField(
-        "6-digit code",
-        render_kw={"class": "code", "inputmode": "numeric", "maxlength": 6, "pattern": "[0-9]*"},
-    )
+    code = six_digit_code("6-digit code")
 
 
 class ResendForm(PortalForm):
     """Only a CSRF token: the code goes to this browser's sign-up."""
-
-
-class EmptyForm(PortalForm):
-    """Only a CSRF token: for buttons that change state."""
 
 
 class SignInForm(PortalForm):
@@ -41,16 +34,7 @@ class ResetPasswordForm(PortalForm):
 
 
 class SecondStepForm(PortalForm):
-    code = StringField(
-        "6-digit code from your authenticator app",
-        render_kw={
-            "class": "code",
-            "inputmode": "numeric",
-            "maxlength": 6,
-            "pattern": "[0-9]*",
-            "autocomplete": "one-time-code",
-        },
-    )
+    code = six_digit_code("6-digit code from your authenticator app", one_time_code=True)
 
 
 class RecoveryStepForm(PortalForm):

@@ -1,11 +1,10 @@
 """Entrance views: translate forms to flows and flows back to pages."""
 
 from flask import flash, jsonify, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, login_required
 
 from portal.auth import bp
 from portal.auth.forms import (
-    EmptyForm,
     ForgotPasswordForm,
     RecoveryStepForm,
     ResendForm,
@@ -24,8 +23,18 @@ from portal.flows.signin import sign_out_everywhere as sign_out_everywhere_flow
 from portal.flows.signup import pending_by_id, verify_pending
 from portal.flows.signup import resend_code as resend_sign_up_code
 from portal.flows.signup import sign_up as sign_up_flow
+from portal.forms import EmptyForm
 from portal.htmx import render_page_or_partial
-from portal.web import device_token, form_status, go, safe_next, start_browser_session
+from portal.web import (
+    back_to_sign_in,
+    device_token,
+    end_browser_session,
+    form_status,
+    go,
+    json_body,
+    safe_next,
+    start_browser_session,
+)
 
 # Per-IP limits on the doors attackers knock on (shared across workers with Redis storage).
 SUBMIT = "POST"
@@ -215,8 +224,7 @@ def passkey_options():
 @limiter.limit("10 per minute; 100 per hour")
 def passkey_sign_in():
     """The browser's assertion (JSON); a passkey with user verification signs in at once."""
-    body = request.get_json(silent=True)
-    body = body if isinstance(body, dict) else {}
+    body = json_body()
     try:
         user_session = passkeys.sign_in_with_passkey(
             body.get("challenge_id"),
@@ -236,10 +244,7 @@ def passkey_sign_in():
 def sign_out():
     """End this session on the server, then forget the cookie."""
     sign_out_flow(current_user, current_user.session, Client.from_request())
-    logout_user()
-    session.clear()
-    flash("You are signed out.", "info")
-    return go(url_for("auth.sign_in"))
+    return back_to_sign_in("You are signed out.")
 
 
 @bp.post("/signout/everywhere")
@@ -247,10 +252,7 @@ def sign_out():
 def sign_out_everywhere():
     """End every session of this account, this one included."""
     sign_out_everywhere_flow(current_user, Client.from_request())
-    logout_user()
-    session.clear()
-    flash("You are signed out on every device.", "info")
-    return go(url_for("auth.sign_in"))
+    return back_to_sign_in("You are signed out on every device.")
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
@@ -294,11 +296,9 @@ def reset_password(token: str):
                 return render_template("auth/reset_invalid.html", message=error.message), 400
             form.show(error)
         else:
-            if current_user.is_authenticated:
-                logout_user()
-                session.clear()
-            flash("Your password is changed and every session was ended. Sign in again.", "success")
-            return go(url_for("auth.sign_in"))
+            return back_to_sign_in(
+                "Your password is changed and every session was ended. Sign in again.", "success"
+            )
     return render_page_or_partial(
         "auth/reset_password.html",
         "auth/_reset_password_form.html",
@@ -324,8 +324,6 @@ def not_me(token: str):
             notices.report_not_me(token, Client.from_request())
         except FlowError as error:
             return render_template("auth/reset_invalid.html", message=error.message), 400
-        if current_user.is_authenticated:
-            logout_user()
-            session.clear()
+        end_browser_session()
         return render_template("auth/not_me_done.html", email=user.email)
     return render_template("auth/not_me.html", form=form, token=token, user=user)

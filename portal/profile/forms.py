@@ -2,7 +2,8 @@
 
 from wtforms import EmailField, PasswordField, StringField
 
-from portal.forms import PortalForm
+from portal.forms import EmptyForm as EmptyForm  # sessions/views.py imports it from here
+from portal.forms import PortalForm, six_digit_code
 
 
 class UsernameForm(PortalForm):
@@ -25,10 +26,7 @@ class EmailForm(PortalForm):
 
 
 class EmailConfirmForm(PortalForm):
-    code = StringField(
-        "Code sent to the new address",
-        render_kw={"class": "code", "inputmode": "numeric", "maxlength": 6, "pattern": "[0-9]*"},
-    )
+    code = six_digit_code("Code sent to the new address")
 
 
 class PasswordForm(PortalForm):
@@ -50,21 +48,8 @@ class ReauthForm(PortalForm):
 
 
 class TotpConfirmForm(PortalForm):
-    code = StringField(
-        "6-digit code from the app",
-        render_kw={
-            "class": "code",
-            "inputmode": "numeric",
-            "maxlength": 6,
-            "pattern": "[0-9]*",
-            "autocomplete": "one-time-code",
-        },
-    )
+    code = six_digit_code("6-digit code from the app", one_time_code=True)
 
 
 class PasskeyNameForm(PortalForm):
     name = StringField("Name", render_kw={"maxlength": 64})
-
-
-class EmptyForm(PortalForm):
-    """Only a CSRF token: for buttons that change state."""

@@ -4,21 +4,19 @@ re-renders only itself; re-authentication that fails too often signs the browser
 from collections.abc import Callable
 from functools import wraps
 
-from flask import flash, session, url_for
-from flask_login import current_user, logout_user
+from flask_login import current_user
 
 from portal.flows import FlowError, passkeys, reauth
-from portal.forms import PortalForm
+from portal.forms import EmptyForm, PortalForm
 from portal.htmx import render_page_or_partial
 from portal.profile.forms import (
     EmailConfirmForm,
     EmailForm,
-    EmptyForm,
     PasswordForm,
     ReauthForm,
     UsernameForm,
 )
-from portal.web import form_status, go
+from portal.web import back_to_sign_in, form_status
 
 
 def page(section: str | None = None, form=None):
@@ -55,10 +53,7 @@ def section(name: str) -> Callable:
 
 def signed_out(error: FlowError):
     """Too many wrong passwords ended this session: the browser is signed out and told why."""
-    logout_user()
-    session.clear()
-    flash(error.message, "error")
-    return go(url_for("auth.sign_in"))
+    return back_to_sign_in(error.message, "error")
 
 
 def submitted(form_class: type[PortalForm], again: Callable):

@@ -15,7 +15,7 @@ from portal.flows import FlowError, passkeys, reauth, totp
 from portal.profile import bp
 from portal.profile.forms import ReauthForm, TotpConfirmForm
 from portal.profile.pages import section, submitted
-from portal.web import form_status, go
+from portal.web import form_status, go, json_body
 
 TWO_STEP = "#two-step"
 PASSKEYS = "#passkeys"
@@ -81,7 +81,7 @@ def reauth_passkey_options():
 @login_required
 def reauth_with_passkey():
     """ "Confirm it's you" with one of the account's passkeys (JSON from passkeys.js)."""
-    body = _json_body()
+    body = json_body()
     try:
         passkeys.confirm_identity_with_passkey(
             current_user,
@@ -95,11 +95,6 @@ def reauth_with_passkey():
             return jsonify({"error": error.message, "redirect": url_for("auth.sign_in")}), 401
         return jsonify({"error": error.message}), 422
     return jsonify({"redirect": _profile()})
-
-
-def _json_body() -> dict:
-    body = request.get_json(silent=True)
-    return body if isinstance(body, dict) else {}
 
 
 # -- authenticator app ------------------------------------------------------------------------
@@ -200,7 +195,7 @@ def passkey_options():
 @login_required
 def add_passkey():
     """The new credential from passkeys.js (JSON), checked and kept."""
-    body = _json_body()
+    body = json_body()
     try:
         passkey = passkeys.add_passkey(
             current_user,
