@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import literal, tuple_
+from sqlalchemy import bindparam, literal, tuple_
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BinaryExpression, UnaryExpression
 from sqlalchemy.types import TypeDecorator
@@ -119,25 +119,65 @@ def key_types(keys: Sequence) -> tuple[type, ...]:
     return tuple(_key(k).kind for k in keys)
 
 
-def read(statement, keys: Sequence, past: tuple | None, count: int, *, backwards=False) -> list:
+def read(
+    statement,
+    keys: Sequence,
+    past: tuple | None,
+    count: int,
+    *,
+    backwards=False,
+    params: dict | None = None,
+) -> list:
     """Up to `count` rows of `statement` in the order of `keys` (all one direction), starting
     past the key values `past` (None: from the start); `backwards` reads the other way from
     there. One statement: a row-value comparison, ORDER BY the keys and LIMIT, which
-    PostgreSQL serves from an index on the keys in order and stops after `count` rows."""
+    PostgreSQL serves from an index on the keys in order and stops after `count` rows.
+
+    With `params`, `statement` and `keys` are built once (module constants, their values as
+    bind parameters named in `params`): the page's statement is then composed once too and
+    reused, which spares composing and compiling it again on every request (hot lists)."""
+    if params is None:
+        composed, values = _compose(statement, keys, past, count, backwards, _literal), {}
+    else:
+        cache_key = (id(statement), id(keys), past is None, count, backwards)
+        entry = _composed.get(cache_key)
+        if entry is None:
+            if len(_composed) > 1000:  # a caller building its statement per call: no leak
+                _composed.clear()
+            composed = _compose(statement, keys, past, count, backwards, _bound)
+            entry = _composed[cache_key] = (composed, statement, keys)  # ids stay taken
+        composed, values = entry[0], dict(params)
+        if past is not None:
+            values.update({f"keyset_{n}": value for n, value in enumerate(past)})
+    return list(db.session.scalars(composed, values))
+
+
+_composed: dict[tuple, tuple] = {}
+
+
+def _literal(value, sql_type, _n: int):
+    return literal(value, sql_type)
+
+
+def _bound(_value, sql_type, n: int):
+    return bindparam(f"keyset_{n}", type_=sql_type)
+
+
+def _compose(statement, keys, past, count: int, backwards: bool, bound):
     parsed = [_key(k) for k in keys]
     if len({k.descending for k in parsed}) != 1:
         raise ValueError("keyset keys must all go one way (a row-value comparison)")
     descending = parsed[0].descending != backwards
     columns = [k.expression for k in parsed]
     if past is not None:
-        bounds = [literal(v, c.type) for c, v in zip(columns, past, strict=True)]
+        bounds = [bound(v, c.type, n) for n, (c, v) in enumerate(zip(columns, past, strict=True))]
         if len(columns) == 1:
             left, right = columns[0], bounds[0]
         else:
             left, right = tuple_(*columns), tuple_(*bounds)
         statement = statement.where(left < right if descending else left > right)
     order = [c.desc() if descending else c.asc() for c in columns]
-    return list(db.session.scalars(statement.order_by(*order).limit(count)))
+    return statement.order_by(*order).limit(count)
 
 
 def values_of(row, keys: Sequence) -> tuple:
@@ -178,16 +218,17 @@ def keyset_page(
     *,
     after: str | None = None,
     before: str | None = None,
+    params: dict | None = None,
 ) -> Page:
     """One page of `statement` ordered by `keys` (e.g. `[Model.created_at.desc(),
     Model.id.desc()]`, unique together): the first, the one after the cursor `after`, or
     the one before the cursor `before`. A cursor this list did not write raises BadCursor
-    before any SQL is sent."""
+    before any SQL is sent. `params`: see read()."""
     after, before = after or None, before or None
     types = key_types(keys)
     cursor = before if before is not None else after
     past = decode(cursor, types) if cursor is not None else None
-    rows = read(statement, keys, past, limit + 1, backwards=before is not None)
+    rows = read(statement, keys, past, limit + 1, backwards=before is not None, params=params)
     return page_of(
         rows, limit, lambda row: encode(values_of(row, keys)), after=after, before=before
     )

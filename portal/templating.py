@@ -11,6 +11,7 @@ def when(moment: datetime | None) -> Markup:
     there is none."""
     if moment is None:
         return Markup('<span class="muted">never</span>')
-    return Markup('<time datetime="{}">{} UTC</time>').format(
-        moment.isoformat(), moment.strftime("%-d %b %Y, %H:%M")
-    )
+    # Both parts are digits, ASCII month names and -:.+ only: nothing to escape, and
+    # Markup.format's escaping formatter costs more than the rest of a row.
+    iso, shown = moment.isoformat(), moment.strftime("%-d %b %Y, %H:%M")
+    return Markup(f'<time datetime="{iso}">{shown} UTC</time>')  # noqa: S704 - see above

@@ -51,16 +51,16 @@ def tied_sessions(user):
     return rows
 
 
-def walk(statement, keys, limit) -> tuple[list[list], list[list]]:
+def walk(statement, keys, limit, params=None) -> tuple[list[list], list[list]]:
     """Every page forward from the first, then every page back from the last."""
-    forward, page = [], keyset_page(statement, keys, limit)
+    forward, page = [], keyset_page(statement, keys, limit, params=params)
     forward.append(page.items)
     while page.next_cursor is not None:
-        page = keyset_page(statement, keys, limit, after=page.next_cursor)
+        page = keyset_page(statement, keys, limit, after=page.next_cursor, params=params)
         forward.append(page.items)
     backward = [page.items]
     while page.prev_cursor is not None:
-        page = keyset_page(statement, keys, limit, before=page.prev_cursor)
+        page = keyset_page(statement, keys, limit, before=page.prev_cursor, params=params)
         backward.append(page.items)
     return forward, backward[::-1]
 
@@ -80,6 +80,30 @@ def test_three_pages_forward_and_back_with_ties_on_the_first_key(user, tied_sess
     # the ties do fall across the page edges, so the id really is what orders them there
     assert expected[2].created_at == expected[3].created_at
     assert expected[5].created_at == expected[6].created_at
+
+
+def test_a_statement_built_once_pages_alike_for_each_set_of_parameters(
+    user, tied_sessions, make_user, count_queries
+):
+    """`params`: the list's statement and keys are constants, its values bind parameters;
+    the composed page statements are kept and serve every caller with their own values."""
+    from sqlalchemy import bindparam
+
+    statement = select(UserSession).where(UserSession.user_id == bindparam("owner"))
+    keys = (UserSession.created_at.desc(), UserSession.id.desc())
+    expected = sorted(tied_sessions, key=lambda s: (s.created_at, s.id), reverse=True)
+    other = make_user(email="bob@example.com", username="bob")
+    add_sessions(other, 4)
+
+    forward, backward = walk(statement, keys, 3, params={"owner": user.id})
+    assert forward == [expected[0:3], expected[3:6], expected[6:7]]
+    assert backward == forward
+    bobs = walk(statement, keys, 3, params={"owner": other.id})[0]
+    assert [len(page) for page in bobs] == [3, 1]
+    assert {s.user_id for page in bobs for s in page} == {other.id}
+    with count_queries() as queries:
+        keyset_page(statement, keys, 3, params={"owner": user.id})
+    assert len(queries) == 1 and "LIMIT" in queries[0]
 
 
 def test_the_first_and_last_pages_have_no_link_outwards(user, tied_sessions):

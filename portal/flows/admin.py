@@ -5,8 +5,9 @@ admin is never removed (the CLI's `demote` goes through the same check)."""
 
 import uuid
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import load_only
 
 from portal.client import Client
@@ -93,11 +94,12 @@ def search_users(
     (COLLATE "C"), which the `*_c` indexes serve for both the prefix match and the order."""
     limit = limit or activity.PAGE_SIZE
     query = (query or "").strip().lower()[:254]
-    runs = _runs(query)
+    runs = _runs(db.engine.dialect.name)[bool(query)]
     after, before = after or None, before or None
     cursor = before or after
     phase, value = _position(cursor, runs) if cursor else (0, None)
-    rows = _read(runs, phase, value, limit + 1, backwards=before is not None)
+    params = {"pattern": _like_prefix(query)}
+    rows = _read(runs, phase, value, limit + 1, backwards=before is not None, params=params)
     page = page_of(rows, limit, _cursor_of, after=after, before=before)
     page.items = [user for user, _ in page.items]
     return page
@@ -120,25 +122,27 @@ _LISTED = load_only(
 class _Run:
     tag: str  # "e" or "u", named in the cursor
     column: object
-    where: tuple
+    statement: object  # the run's accounts, the prefix as the bind parameter "pattern"
+    keys: tuple  # (column,): its order
 
 
-def _bytewise(column):
-    """Compare as bytes: on PostgreSQL through COLLATE "C" (what the indexes are built with);
-    SQLite already does."""
-    if db.engine.dialect.name == "postgresql":
-        return column.collate("C")
-    return column
+def _run(tag: str, column, *where) -> _Run:
+    return _Run(tag, column, select(User).options(_LISTED).where(*where), (column,))
 
 
-def _runs(query: str) -> list[_Run]:
-    email, username = _bytewise(User.email), _bytewise(User.username)
-    if not query:
-        return [_Run("e", email, ())]
-    pattern = _like_prefix(query)
-    by_email = email.like(pattern, escape="\\")
-    by_username = username.like(pattern, escape="\\")
-    return [_Run("e", email, (by_email,)), _Run("u", username, (by_username, ~by_email))]
+@cache
+def _runs(dialect: str) -> tuple[tuple[_Run, ...], tuple[_Run, ...]]:
+    """The runs without a query, and with one; built once per database kind (the statements
+    are reused: pagination.read). Emails and usernames compare as bytes: on PostgreSQL
+    through COLLATE "C" (what the indexes are built with); SQLite already does."""
+    email, username = User.email, User.username
+    if dialect == "postgresql":
+        email, username = email.collate("C"), username.collate("C")
+    by_email = email.like(bindparam("pattern"), escape="\\")
+    by_username = username.like(bindparam("pattern"), escape="\\")
+    everyone = (_run("e", email),)
+    matching = (_run("e", email, by_email), _run("u", username, by_username, ~by_email))
+    return everyone, matching
 
 
 def _position(cursor: str, runs: list[_Run]) -> tuple[int, str | None]:
@@ -165,7 +169,7 @@ def _cursor_of(row) -> str:
     return encode((run.tag, *values_of(user, [run.column])))
 
 
-def _read(runs, phase: int, value, count: int, *, backwards: bool = False) -> list:
+def _read(runs, phase: int, value, count: int, *, backwards: bool, params: dict) -> list:
     """Up to `count` (user, run) pairs from run `phase` past `value`, then on into the next
     run (or, backwards, the previous one): one statement per run touched."""
     rows: list = []
@@ -174,11 +178,7 @@ def _read(runs, phase: int, value, count: int, *, backwards: bool = False) -> li
         run = runs[phase]
         past = None if value is None else (value,)
         found = read(
-            select(User).options(_LISTED).where(*run.where),
-            [run.column],
-            past,
-            count - len(rows),
-            backwards=backwards,
+            run.statement, run.keys, past, count - len(rows), backwards=backwards, params=params
         )
         rows.extend((user, run) for user in found)
         phase, value = phase + step, None

@@ -175,15 +175,28 @@ SESSIONS_PAGE = 50  # the Sessions page
 API_SESSIONS_PAGE = 100  # GET /sessions: every session under the cap by default
 
 
+# The sessions list (page and API) on every view: built once (pagination.read).
+_ACTIVE_SESSIONS_OF = select(UserSession).where(
+    UserSession.user_id == bindparam("user_id"),
+    UserSession.revoked_at.is_(None),
+    UserSession.expires_at > bindparam("now"),
+)
+_NEWEST_FIRST = (UserSession.created_at.desc(), UserSession.id.desc())
+
+
 def sessions_page(user: User, cursor: str | None = None, limit: int = SESSIONS_PAGE) -> Page:
     """Active sessions, newest first, a page at a time (keyset on created_at and id, read in
     index order: the cost doesn't grow with the number of sessions). `cursor` is the last
     page's `next_cursor`; one this list did not write is a FlowError (validation_error),
     never a database error."""
-    query = select(UserSession).where(UserSession.user_id == user.id, UserSession.active_clause())
-    keys = [UserSession.created_at.desc(), UserSession.id.desc()]
     try:
-        return keyset_page(query, keys, limit, after=cursor or None)
+        return keyset_page(
+            _ACTIVE_SESSIONS_OF,
+            _NEWEST_FIRST,
+            limit,
+            after=cursor or None,
+            params={"user_id": user.id, "now": clock.utcnow()},
+        )
     except BadCursor:
         raise invalid(
             {"cursor": ["That page link is not valid. Start from the first page."]}

@@ -7,7 +7,6 @@ from portal.client import Client
 from portal.flows import FlowError
 from portal.flows import sessions as flows
 from portal.htmx import is_htmx
-from portal.profile.forms import EmptyForm
 from portal.sessions import bp
 from portal.web import go
 
@@ -24,7 +23,6 @@ def index():
         "sessions/index.html",
         listing=page,
         current_id=current_user.session.id,
-        form=EmptyForm(),
     )
 
 
