@@ -33,6 +33,26 @@ def tokens_response(pair: api_tokens.TokenPair):
     ).model_dump(mode="json")
 
 
+def signed_in(flow, *args, device_token: str | None, **kwargs):
+    """Run a sign-in flow for this app (an API session on its device) and answer with the new
+    session's tokens."""
+    session = flow(*args, Client.from_request(), kind="api", device_token=device_token, **kwargs)
+    return tokens_response(api_tokens.issue_tokens(session))
+
+
+def with_proof(flow, data, *args):
+    """Call a flow that asks for re-authentication: as this token's account and session, with
+    `args`, then the password and code the body gives (ReauthRequest)."""
+    return flow(
+        current_user(),
+        current_session(),
+        *args,
+        data.password,
+        Client.from_request(),
+        code=data.code,
+    )
+
+
 def accepted(detail: str):
     return Accepted(detail=detail).model_dump(mode="json"), 202
 
@@ -82,15 +102,13 @@ def verify(data: VerifyRequest):
     or used-up code: 400 `invalid_code` (with the password: `code_expired` and
     `code_used_up` are told apart). Wrong codes spend the address's guessing budget: 429.
     """
-    session = signup.verify_email(
+    return signed_in(
+        signup.verify_email,
         data.email,
         data.code,
-        Client.from_request(),
         password=data.password,
-        kind="api",
         device_token=data.device_token,
     )
-    return tokens_response(api_tokens.issue_tokens(session))
 
 
 @operation(
@@ -131,14 +149,7 @@ def login(data: LoginRequest):
     An account with an authenticator app answers 403 `mfa_required` with `mfa_token` and
     `methods` (["totp", "recovery_code"]): finish at POST /auth/mfa.
     """
-    session = signin.sign_in(
-        data.email,
-        data.password,
-        Client.from_request(),
-        kind="api",
-        device_token=data.device_token,
-    )
-    return tokens_response(api_tokens.issue_tokens(session))
+    return signed_in(signin.sign_in, data.email, data.password, device_token=data.device_token)
 
 
 @operation(

@@ -1,7 +1,7 @@
 """/users/me/mfa and /auth/mfa: the authenticator app, recovery codes, the second step."""
 
 from portal.api import bp
-from portal.api.auth import AUTH_LIMIT, no_content, tokens_response
+from portal.api.auth import AUTH_LIMIT, no_content, signed_in, with_proof
 from portal.api.schemas import (
     MfaRequest,
     ReauthRequest,
@@ -13,7 +13,7 @@ from portal.api.schemas import (
 from portal.api.spec import operation
 from portal.api.tokens import current_session, current_user
 from portal.client import Client
-from portal.flows import api_tokens, mfa, totp
+from portal.flows import mfa, totp
 
 
 @operation(
@@ -33,9 +33,7 @@ def start_totp(data: ReauthRequest):
     /users/me/mfa/totp/confirm with a first code; starting again replaces the secret. TOTP
     already on: 409 `totp_already_enabled`.
     """
-    secret, uri = totp.begin_setup(
-        current_user(), current_session(), data.password, Client.from_request(), code=data.code
-    )
+    secret, uri = with_proof(totp.begin_setup, data)
     return TotpSetupOut(secret=secret, otpauth_uri=uri).model_dump(mode="json")
 
 
@@ -75,9 +73,7 @@ def disable_totp(data: ReauthRequest):
     Needs re-authentication: `password` and `code` (a code from the app or a recovery code).
     Off already: 409 `totp_not_enabled`. The owner is emailed (`mfa_disabled`).
     """
-    totp.disable(
-        current_user(), current_session(), data.password, Client.from_request(), code=data.code
-    )
+    with_proof(totp.disable, data)
     return no_content()
 
 
@@ -97,9 +93,7 @@ def new_recovery_codes(data: ReauthRequest):
     Needs re-authentication (`password` and `code`). Without an authenticator app: 409
     `totp_not_enabled`.
     """
-    codes = totp.new_recovery_codes(
-        current_user(), current_session(), data.password, Client.from_request(), code=data.code
-    )
+    codes = with_proof(totp.new_recovery_codes, data)
     return RecoveryCodesOut(recovery_codes=codes).model_dump(mode="json")
 
 
@@ -122,12 +116,10 @@ def second_step(data: MfaRequest):
     and dies after 3 wrong codes or a password change: then 401 `invalid_token`, and the
     sign-in starts again at /auth/login.
     """
-    session = mfa.complete_second_step(
+    return signed_in(
+        mfa.complete_second_step,
         data.mfa_token,
-        Client.from_request(),
         code=data.code,
         recovery_code=data.recovery_code,
-        kind="api",
         device_token=data.device_token,
     )
-    return tokens_response(api_tokens.issue_tokens(session))

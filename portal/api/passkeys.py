@@ -1,7 +1,7 @@
 """/users/me/passkeys and /auth/passkey: manage passkeys, sign in with one (WebAuthn JSON)."""
 
 from portal.api import bp
-from portal.api.auth import AUTH_LIMIT, no_content, tokens_response
+from portal.api.auth import AUTH_LIMIT, no_content, signed_in, with_proof
 from portal.api.schemas import (
     CreationOptionsOut,
     PasskeyAddRequest,
@@ -16,7 +16,7 @@ from portal.api.schemas import (
 from portal.api.spec import operation
 from portal.api.tokens import current_session, current_user
 from portal.client import Client
-from portal.flows import api_tokens, passkeys
+from portal.flows import passkeys
 
 
 @operation(
@@ -34,9 +34,7 @@ def passkey_creation_options(data: ReauthRequest):
     Needs re-authentication (`password`, and `code` with an authenticator app on). The
     challenge inside is good for 5 minutes, once, for this session.
     """
-    options = passkeys.registration_options(
-        current_user(), current_session(), data.password, Client.from_request(), code=data.code
-    )
+    options = with_proof(passkeys.registration_options, data)
     return CreationOptionsOut(publicKey=options).model_dump(mode="json")
 
 
@@ -101,14 +99,7 @@ def remove_passkey(passkey_id, data: ReauthRequest):
 
     Needs re-authentication (`password`, and `code` with an authenticator app on).
     """
-    passkeys.remove_passkey(
-        current_user(),
-        current_session(),
-        passkey_id,
-        data.password,
-        Client.from_request(),
-        code=data.code,
-    )
+    with_proof(passkeys.remove_passkey, data, passkey_id)
     return no_content()
 
 
@@ -147,11 +138,9 @@ def passkey_sign_in(data: PasskeySignInRequest):
     copied authenticator; recorded): 401 `invalid_credentials`. Never held back by the
     guessing budget of password sign-in.
     """
-    session = passkeys.sign_in_with_passkey(
+    return signed_in(
+        passkeys.sign_in_with_passkey,
         data.challenge_id,
         data.credential,
-        Client.from_request(),
-        kind="api",
         device_token=data.device_token,
     )
-    return tokens_response(api_tokens.issue_tokens(session))

@@ -40,6 +40,15 @@ ReauthCode = Field(
 )
 
 
+# What someone types as their password when it is checked, not chosen: any length a
+# password could have been typed at (the hash decides).
+AccountPassword = Field(min_length=1, max_length=PASSWORD_MAX * 4)
+
+DeviceToken = Field(
+    default=None, max_length=128, description="This app's device token, if it has one."
+)
+
+
 class Request(BaseModel):
     """A JSON request body: an object; unknown fields are ignored."""
 
@@ -94,9 +103,7 @@ class VerifyRequest(Request):
         description="The password chosen at sign-up: required when more than one sign-up "
         "is waiting for the address (each has its own code).",
     )
-    device_token: str | None = Field(
-        default=None, max_length=128, description="This app's device token, if it has one."
-    )
+    device_token: str | None = DeviceToken
 
 
 class EmailRequest(Request):
@@ -110,7 +117,7 @@ class LoginRequest(Request):
         description="Email address or username.",
         examples=["ada@example.com"],
     )
-    password: str = Field(min_length=1, max_length=PASSWORD_MAX * 4)
+    password: str = AccountPassword
     device_token: str | None = Field(
         default=None,
         max_length=128,
@@ -162,13 +169,8 @@ class CodeRequest(Request):
 
 
 class ChangePasswordRequest(Request):
-    current_password: str = Field(min_length=1, max_length=PASSWORD_MAX * 4)
+    current_password: str = AccountPassword
     new_password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
-    code: str | None = ReauthCode
-
-
-class PasswordRequest(Request):
-    password: str = Field(min_length=1, max_length=PASSWORD_MAX * 4)
     code: str | None = ReauthCode
 
 
@@ -363,6 +365,10 @@ class ReauthRequest(Request):
     code: str | None = ReauthCode
 
 
+class PasswordRequest(ReauthRequest):
+    password: str = AccountPassword
+
+
 class TotpCodeRequest(Request):
     code: str = Field(
         min_length=1,
@@ -393,9 +399,7 @@ class MfaRequest(Request):
     recovery_code: str | None = Field(
         default=None, min_length=1, max_length=64, description="Or one recovery code."
     )
-    device_token: str | None = Field(
-        default=None, max_length=128, description="This app's device token, if it has one."
-    )
+    device_token: str | None = DeviceToken
 
 
 class CreationOptionsOut(BaseModel):
@@ -430,9 +434,7 @@ class PasskeySignInRequest(Request):
         "type, response.clientDataJSON, response.authenticatorData, response.signature, "
         "response.userHandle)."
     )
-    device_token: str | None = Field(
-        default=None, max_length=128, description="This app's device token, if it has one."
-    )
+    device_token: str | None = DeviceToken
 
 
 class PasskeyRenameRequest(Request):
