@@ -36,6 +36,16 @@ def users():
     )
 
 
+def _account(user) -> dict:
+    """What the account page and its sessions card show of the account."""
+    return {
+        "user": user,
+        "sessions": active_sessions(user),
+        "events": flows.recent_events(user),
+        "locked_until": budget.locked_until(user),
+    }
+
+
 def _user_page(user, status: int = 200, **context):
     """One account: profile, active sessions, recent events, actions."""
     context.setdefault("error", None)
@@ -44,10 +54,7 @@ def _user_page(user, status: int = 200, **context):
     return (
         render_template(
             "admin/user.html",
-            user=user,
-            sessions=active_sessions(user),
-            events=flows.recent_events(user),
-            locked_until=budget.locked_until(user),
+            **_account(user),
             passkey_list=passkeys.list_passkeys(user),
             **context,
         ),
@@ -64,20 +71,16 @@ def _sessions_answer(user, *, status=200, notice=None, error=None, form_target=N
     """After ending sessions: HTMX gets the sessions card (and the events, out of band),
     everyone else the whole page (errors) or a redirect (success)."""
     if is_htmx():
-        response = render_page_or_partial(
+        return render_page_or_partial(
             "admin/user.html",
             "admin/_sessions_changed.html",
             status,
-            user=user,
-            sessions=active_sessions(user),
-            events=flows.recent_events(user),
-            locked_until=budget.locked_until(user),
+            **_account(user),
             notice=notice,
             error=error,
             form_target=form_target,
             reason=reason,
         )
-        return response
     if status >= 400:
         return _user_page(user, status, error=error, form_target=form_target, reason=reason)
     flash(notice, "success")
@@ -121,16 +124,18 @@ def end_all_sessions(user_id: str):
     return _sessions_answer(user, notice=f"Ended {count} session{plural}.")
 
 
-def _act(user, action, success: str):
-    """Run an account action; refusals (self, last admin) re-render the page with a 403."""
+def _act(user, action, success, *, form_target: str = "account", reason: str = ""):
+    """Run an account action and say `success` (a text, or one made from what the action
+    returns); refusals (self, last admin) re-render the page with a 403, a bad reason with a
+    422."""
     try:
-        action()
+        result = action()
     except FlowError as error:
         if error.code == "not_found":
             abort(404)
         status = 422 if error.code == "validation_error" else 403
-        return _user_page(user, status, error=error.message, form_target="account")
-    flash(success, "success")
+        return _user_page(user, status, error=error.message, form_target=form_target, reason=reason)
+    flash(success(result) if callable(success) else success, "success")
     return go(url_for("admin.user", user_id=user.id))
 
 
@@ -173,14 +178,13 @@ def reset_mfa(user_id: str):
     the owner reads; they are emailed."""
     user = _user_or_404(user_id)
     reason = request.form.get("reason", "")
-    try:
-        mfa.reset_second_factors(current_user, user, reason, Client.from_request())
-    except FlowError as error:
-        return _user_page(user, 422, error=error.message, form_target="mfa", reason=reason)
-    flash(
-        f"Two-step sign-in of {user.email} is reset: password only until they set it up.", "success"
+    return _act(
+        user,
+        lambda: mfa.reset_second_factors(current_user, user, reason, Client.from_request()),
+        f"Two-step sign-in of {user.email} is reset: password only until they set it up.",
+        form_target="mfa",
+        reason=reason,
     )
-    return go(url_for("admin.user", user_id=user.id))
 
 
 @bp.post("/users/<user_id>/passkeys/<passkey_id>/remove")
@@ -188,16 +192,15 @@ def remove_passkey(user_id: str, passkey_id: str):
     """Remove one passkey of the account (a lost or stolen device)."""
     user = _user_or_404(user_id)
     reason = request.form.get("reason", "")
-    try:
-        name = passkeys.remove_by_admin(
+    return _act(
+        user,
+        lambda: passkeys.remove_by_admin(
             current_user, user, passkey_id, reason, Client.from_request()
-        )
-    except FlowError as error:
-        if error.code == "not_found":
-            abort(404)
-        return _user_page(user, 422, error=error.message, form_target="mfa", reason=reason)
-    flash(f"The passkey “{name}” of {user.email} is removed.", "success")
-    return go(url_for("admin.user", user_id=user.id))
+        ),
+        lambda name: f"The passkey “{name}” of {user.email} is removed.",
+        form_target="mfa",
+        reason=reason,
+    )
 
 
 @bp.post("/users/<user_id>/promote")
