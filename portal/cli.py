@@ -73,10 +73,8 @@ def _create_admin_error(error: FlowError) -> click.ClickException:
 def promote(email: str) -> None:
     """Make an existing account an admin."""
     user = _existing(email)
-    if not admin_flows.promote(None, user, via="cli"):
-        click.echo(f"{user.email} is already an admin.")
-        return
-    click.echo(f"{user.email} is now an admin.")
+    changed = admin_flows.promote(None, user, via="cli")
+    click.echo(f"{user.email} is {'now' if changed else 'already'} an admin.")
 
 
 @users_cli.command("demote")
@@ -88,10 +86,7 @@ def demote(email: str) -> None:
         changed = admin_flows.demote(None, user, via="cli")
     except FlowError as error:
         raise click.ClickException(error.message) from None
-    if not changed:
-        click.echo(f"{user.email} is not an admin.")
-        return
-    click.echo(f"{user.email} is no longer an admin.")
+    click.echo(f"{user.email} is {'no longer' if changed else 'not'} an admin.")
 
 
 @users_cli.command("unlock")

@@ -104,18 +104,16 @@ def rules() -> Iterator[Rule]:
         Device.id,
         and_(Device.last_used_at < now - DEVICE_FORGOTTEN, Device.kind != "void"),
     )
-    yield Rule(
-        "second-step tokens a day after they ended",
-        MfaToken,
-        MfaToken.id,
-        MfaToken.expires_at < now - SPENT_SHORT_LIVED,
-    )
-    yield Rule(
-        "passkey challenges a day after they ended",
-        WebAuthnChallenge,
-        WebAuthnChallenge.id,
-        WebAuthnChallenge.expires_at < now - SPENT_SHORT_LIVED,
-    )
+    for what, model in (
+        ("second-step tokens", MfaToken),
+        ("passkey challenges", WebAuthnChallenge),
+    ):
+        yield Rule(
+            f"{what} a day after they ended",
+            model,
+            model.id,
+            model.expires_at < now - SPENT_SHORT_LIVED,
+        )
 
 
 def prune(batch: int = BATCH, report=lambda name, count: None) -> dict[str, int]:

@@ -11,6 +11,8 @@ from sqlalchemy import func, or_, select
 from portal import clock, outbox
 from portal.client import Client
 from portal.extensions import db
+from portal.flows import invalid
+from portal.flows.validation import normalize_email
 from portal.models import EmailSend, User
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,26 @@ def send(
         )
     )
     return True
+
+
+def sign_in_facts(device: str, ip_address: str | None) -> dict:
+    """How a notice names a sign-in (or a try): the device, the address, the time in UTC."""
+    return {
+        "device": device,
+        "ip_address": ip_address or "an unknown address",
+        "when": clock.utcnow().strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def queue_for_address(job: str, email, client: Client) -> None:
+    """Check the address's form and queue `job` for it, committed. The job finds out whether
+    an account or a sign-up is there, so what the request does (and how long it takes) is the
+    same for every address."""
+    email, problem = normalize_email(email)
+    if problem:
+        raise invalid({"email": [problem]})
+    outbox.enqueue_job(job, client, email=email)
+    db.session.commit()
 
 
 def notify(user: User, kind: str, *, client: Client | None = None, **context) -> None:

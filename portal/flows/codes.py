@@ -15,6 +15,12 @@ RESEND_INTERVAL = timedelta(minutes=1)
 MAX_ATTEMPTS = 5
 
 
+def invalid_link(message: str) -> FlowError:
+    """A link token (password reset, "this wasn't me") that is unknown, used or expired: one
+    code for all of them, on the `token` field."""
+    return FlowError("invalid_reset_token", message, field="token")
+
+
 def latest_code(user: User, purpose: str, *, lock: bool = False) -> OneTimeCode | None:
     query = (
         select(OneTimeCode)
@@ -37,15 +43,7 @@ def issue_code(user: User, purpose: str, *, target: str | None = None) -> str:
     """A new 6-digit code for `purpose`; it supersedes (deletes) any earlier one."""
     _discard(user, purpose)
     code = tokens.new_code()
-    db.session.add(
-        OneTimeCode(
-            user_id=user.id,
-            purpose=purpose,
-            secret_hash=tokens.keyed_hash(purpose, code),
-            target=target,
-            expires_at=clock.utcnow() + CODE_LIFETIME,
-        )
-    )
+    _keep(user, purpose, code, CODE_LIFETIME, target=target)
     return code
 
 
@@ -57,15 +55,21 @@ def issue_token(
     if supersede:
         _discard(user, purpose)
     token = tokens.new_token()
+    _keep(user, purpose, token, lifetime)
+    return token
+
+
+def _keep(user: User, purpose: str, secret: str, lifetime: timedelta, target=None) -> None:
+    """Only a keyed hash is stored: a database dump holds no usable code or link."""
     db.session.add(
         OneTimeCode(
             user_id=user.id,
             purpose=purpose,
-            secret_hash=tokens.keyed_hash(purpose, token),
+            secret_hash=tokens.keyed_hash(purpose, secret),
+            target=target,
             expires_at=clock.utcnow() + lifetime,
         )
     )
-    return token
 
 
 def discard_codes(user: User, purpose: str) -> None:

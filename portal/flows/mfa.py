@@ -17,7 +17,7 @@ from portal import clock, tokens
 from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, budget, events, invalid, recovery_codes, totp
-from portal.flows.accounts import notify
+from portal.flows.accounts import notify, sign_in_facts
 from portal.flows.admin import clean_reason
 from portal.models import Device, MfaToken, Passkey, User, UserSession, forget_mfa_summary
 
@@ -144,9 +144,7 @@ def _wrong_code(row: MfaToken, user: User, client: Client, key: str) -> None:
             user,
             "second_step_failed",
             client=client,
-            device=client.device,
-            ip_address=client.ip_address or "an unknown address",
-            when=clock.utcnow().strftime("%Y-%m-%d %H:%M UTC"),
+            **sign_in_facts(client.device, client.ip_address),
         )
     budget.charge(key, user)
 

@@ -11,7 +11,7 @@ from portal import clock
 from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, codes, devices, events
-from portal.flows.accounts import notify, send
+from portal.flows.accounts import notify, send, sign_in_facts
 from portal.flows.sessions import revoke_all
 from portal.links import absolute_url
 from portal.models import User, UserSession
@@ -28,9 +28,7 @@ def announce_new_sign_in(user: User, session: UserSession, client: Client) -> No
         user,
         "new_sign_in",
         client=client,
-        device=session.device_label,
-        ip_address=session.ip_address or "an unknown address",
-        when=clock.utcnow().strftime("%Y-%m-%d %H:%M UTC"),
+        **sign_in_facts(session.device_label, session.ip_address),
         link=absolute_url("auth.not_me", token=token),
     )
 
@@ -71,8 +69,4 @@ def report_not_me(token, client: Client) -> User:
 
 
 def _bad_link() -> FlowError:
-    return FlowError(
-        "invalid_reset_token",
-        "This link is invalid, was already used or has expired.",
-        field="token",
-    )
+    return codes.invalid_link("This link is invalid, was already used or has expired.")

@@ -62,6 +62,18 @@ def origins() -> list[str]:
     return [f"{base.scheme}://{base.netloc}", *[o for o in extra if o]]
 
 
+def _expected(parsed, row) -> dict:
+    """What every credential must match: the challenge this site issued, this site's RP ID
+    and origins, and user verification (a passkey alone is both factors)."""
+    return {
+        "credential": parsed,
+        "expected_challenge": row.challenge,
+        "expected_rp_id": rp_id(),
+        "expected_origin": origins(),
+        "require_user_verification": True,
+    }
+
+
 # -- challenges -------------------------------------------------------------------------------
 
 
@@ -183,13 +195,7 @@ def add_passkey(
     if row is None:
         raise _bad_credential("This request has expired. Start adding the passkey again.")
     try:
-        verified = webauthn.verify_registration_response(
-            credential=parsed,
-            expected_challenge=row.challenge,
-            expected_rp_id=rp_id(),
-            expected_origin=origins(),
-            require_user_verification=True,
-        )
+        verified = webauthn.verify_registration_response(**_expected(parsed, row))
     except Exception:
         db.session.commit()  # the challenge stays spent
         raise _bad_credential() from None
@@ -341,13 +347,9 @@ def _verify_assertion(
         # The counter is checked below, after the signature, so that only the real
         # authenticator's assertions are recorded as a cloned one's.
         verified = webauthn.verify_authentication_response(
-            credential=parsed,
-            expected_challenge=row.challenge,
-            expected_rp_id=rp_id(),
-            expected_origin=origins(),
+            **_expected(parsed, row),
             credential_public_key=passkey.public_key,
             credential_current_sign_count=0,
-            require_user_verification=True,
         )
     except Exception:
         verified = None

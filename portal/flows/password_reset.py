@@ -4,9 +4,9 @@ from portal import clock, outbox
 from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, budget, codes, devices, events, invalid
-from portal.flows.accounts import find_by_email, notify, over_cap, send
+from portal.flows.accounts import find_by_email, notify, over_cap, queue_for_address, send
 from portal.flows.sessions import revoke_all
-from portal.flows.validation import check_new_password, normalize_email
+from portal.flows.validation import check_new_password
 from portal.links import absolute_url
 from portal.models import User
 from portal.passwords import hash_password
@@ -18,11 +18,7 @@ def request_password_reset(email, client: Client) -> None:
     """Email a single-use link if the account exists. The request only validates the address
     and queues one job; the worker decides, so what the request does (and how long it takes)
     is the same for every address."""
-    email, problem = normalize_email(email)
-    if problem:
-        raise invalid({"email": [problem]})
-    outbox.enqueue_job("reset_link", client, email=email)
-    db.session.commit()
+    queue_for_address("reset_link", email, client)
 
 
 @outbox.job("reset_link")
@@ -84,8 +80,6 @@ def reset_password(token, password, client: Client) -> User:
 
 
 def _bad_token() -> FlowError:
-    return FlowError(
-        "invalid_reset_token",
-        "This reset link is invalid, was already used or has expired. Ask for a new one.",
-        field="token",
+    return codes.invalid_link(
+        "This reset link is invalid, was already used or has expired. Ask for a new one."
     )

@@ -23,7 +23,7 @@ from portal import clock, outbox, tokens
 from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, budget, devices, events, invalid
-from portal.flows.accounts import find_by_email, over_cap, send
+from portal.flows.accounts import find_by_email, over_cap, queue_for_address, send
 from portal.flows.sessions import start_session
 from portal.flows.validation import (
     check_new_password,
@@ -178,11 +178,7 @@ def _may_resend(pending: PendingSignUp) -> bool:
 def resend_verification(email, client: Client) -> None:
     """API: fresh codes for the address's pending sign-ups. The request only validates and
     queues one job, so the answer is the same whatever the address."""
-    email, problem = normalize_email(email)
-    if problem:
-        raise invalid({"email": [problem]})
-    outbox.enqueue_job("sign_up_codes_again", client, email=email)
-    db.session.commit()
+    queue_for_address("sign_up_codes_again", email, client)
 
 
 @outbox.job("sign_up_codes_again")
