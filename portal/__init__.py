@@ -72,6 +72,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.add_template_filter(activity.describe, "describe")
     app.add_template_filter(activity.label, "label")
     app.add_template_global(templating.when, "format_when")  # _macros/lists.html: when()
+    app.add_template_global(templating.row_url)
 
     from portal import metrics, tracing
 

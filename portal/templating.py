@@ -1,9 +1,14 @@
 """Template helpers written in Python because they run once per row of a list (a Jinja macro
 call costs several times more); templates reach them through templates/_macros/lists.html."""
 
+from collections.abc import Callable
 from datetime import datetime
+from urllib.parse import quote
 
+from flask import url_for
 from markupsafe import Markup
+
+_SLOT = "__row__"
 
 
 def when(moment: datetime | None) -> Markup:
@@ -15,3 +20,10 @@ def when(moment: datetime | None) -> Markup:
     # Markup.format's escaping formatter costs more than the rest of a row.
     iso, shown = moment.isoformat(), moment.strftime("%-d %b %Y, %H:%M")
     return Markup(f'<time datetime="{iso}">{shown} UTC</time>')  # noqa: S704 - see above
+
+
+def row_url(endpoint: str, argument: str) -> Callable[[object], str]:
+    """url_for(endpoint, argument=value) for the rows of one list: the URL is built once and
+    only the value changes from row to row (a url_for per row was a tenth of a list)."""
+    pattern = url_for(endpoint, **{argument: _SLOT})
+    return lambda value: pattern.replace(_SLOT, quote(str(value), safe=""))
