@@ -128,7 +128,28 @@ class UserSession(db.Model):
     # stored: the devices table keeps its hash).
     device_token = None  # type: str | None
 
-    __table_args__ = (Index("ix_sessions_user_id_created_at", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_sessions_user_id_created_at", "user_id", "created_at"),
+        # An account's active sessions only, in the two orders they are read in: newest
+        # first (the Sessions list) and least recently used (the cap at sign-in). Ended
+        # sessions pile up (until pruned) but are never read through these.
+        Index(
+            "ix_sessions_active_user_id_created_at",
+            "user_id",
+            "created_at",
+            "id",
+            postgresql_where=text("revoked_at IS NULL"),
+            sqlite_where=text("revoked_at IS NULL"),
+        ),
+        Index(
+            "ix_sessions_active_user_id_last_seen_at",
+            "user_id",
+            "last_seen_at",
+            "created_at",
+            postgresql_where=text("revoked_at IS NULL"),
+            sqlite_where=text("revoked_at IS NULL"),
+        ),
+    )
 
     @property
     def is_active(self) -> bool:

@@ -73,7 +73,7 @@ def test_the_page_query_reads_the_index_in_order_and_stops_after_a_page(app, use
         cur.execute("EXPLAIN " + statement, parameters)
         plan = "\n".join(row[0] for row in cur.fetchall())
     assert "Limit" in plan
-    assert "Index Scan Backward using ix_sessions_user_id_created_at" in plan, plan
+    assert "Index Scan Backward using ix_sessions_active_user_id_created_at" in plan, plan
     # Ties on created_at are ordered by id as they come (an incremental sort of a presorted
     # stream, bounded by the Limit): never a sort of every session.
     full_sorts = [line for line in plan.splitlines() if re.match(r"\s*(->\s+)?Sort\s+\(", line)]

@@ -131,3 +131,47 @@ def test_a_page_view_does_not_rewrite_the_session_cookie(auth):
     assert not any(c.startswith("portal=") for c in response.headers.getlist("Set-Cookie")), (
         response.headers.getlist("Set-Cookie")
     )
+
+
+def test_the_session_cap_reads_active_sessions_only(api, user):
+    """At sign-in, the cap's UPDATE reads the account's active sessions through their own
+    index (least recently used first), not every ended session the account ever had."""
+    from sqlalchemy import event, text
+
+    db.session.execute(
+        text(
+            "INSERT INTO sessions (id, user_id, kind, user_agent, device_label, ip_address, "
+            "created_at, last_seen_at, expires_at, revoked_at, revoked_reason, "
+            "reauth_failures) SELECT gen_random_uuid(), :user, 'api', '', 'Old', '', "
+            "now() - n * interval '1 minute', now() - n * interval '1 minute', "
+            "now() + interval '1 day', CASE WHEN n > 150 THEN now() END, "
+            "CASE WHEN n > 150 THEN 'Signed out' END, 0 FROM generate_series(1, 5000) AS n"
+        ),
+        {"user": user.id},
+    )
+    db.session.execute(text("ANALYZE sessions"))
+    captured = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("UPDATE sessions SET revoked_at"):
+            captured.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        response = api.client.post(
+            "/api/v1/auth/login", json={"email": "alice@example.com", "password": PASSWORD}
+        )
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    ((statement, parameters),) = captured
+    raw = db.session.connection().connection.dbapi_connection
+    with raw.cursor() as cur:
+        cur.execute("EXPLAIN " + statement, parameters)
+        plan = "\n".join(row[0] for row in cur.fetchall())
+    assert "ix_sessions_active_user_id_last_seen_at" in plan, plan
+    ended = db.session.scalar(
+        text("SELECT count(*) FROM sessions WHERE user_id = :u AND revoked_reason = :r"),
+        {"u": user.id, "r": "Too many active sessions"},
+    )
+    assert ended == 51  # 150 active and the new one: the 100 most recently used stay
