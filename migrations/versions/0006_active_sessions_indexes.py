@@ -12,7 +12,6 @@ hold active sessions only, in both orders (portal/flows/sessions.py).
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0006'
 down_revision = '0005'
 branch_labels = None
