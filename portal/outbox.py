@@ -89,7 +89,6 @@ def enqueue_email(to: str, kind: str, *, expires_at=None, **context) -> OutboxMe
 def enqueue_notice(to: str, kind: str, merge_key: str, **context) -> OutboxMessage:
     """A security notice: the first in 10 minutes goes at once; later ones wait until 10
     minutes after it and go together, as one email. Caller commits."""
-    message = build_message(to, kind, context)
     now = clock.utcnow()
     last = db.session.scalar(
         select(OutboxMessage)
@@ -108,7 +107,7 @@ def enqueue_notice(to: str, kind: str, merge_key: str, **context) -> OutboxMessa
     if last.kind == DIGEST and last.status == "pending" and last.payload:
         digest = _open(last.payload)
         if len(digest["items"]) < DIGEST_ITEMS:
-            digest["items"].append(message)
+            digest["items"].append(build_message(to, kind, context))
         else:  # a storm of notices: the rest are counted, so the digest stays one email
             more = digest.setdefault("more", {})
             more[kind] = more.get(kind, 0) + 1
@@ -117,7 +116,7 @@ def enqueue_notice(to: str, kind: str, merge_key: str, **context) -> OutboxMessa
     row = OutboxMessage(
         kind=DIGEST,
         recipient=to,
-        payload=_seal({"items": [message]}),
+        payload=_seal({"items": [build_message(to, kind, context)]}),
         available_at=last.available_at + MERGE_WINDOW,
         merge_key=merge_key,
         idempotency_key=uuid.uuid4().hex,
