@@ -4,18 +4,12 @@ import re
 import uuid
 
 import pytest
-from web_helpers import PASSWORD
+from web_helpers import FIREFOX_UA, PASSWORD, PHONE_UA
 
 from portal.client import Client
 from portal.extensions import db
 from portal.flows import activity, events
 from portal.models import SecurityEvent
-
-IPHONE = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
-)
-FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
 
 def rows(html: str) -> list[str]:
@@ -36,8 +30,8 @@ def test_activity_needs_sign_in(anon):
 
 def test_activity_shows_own_events_in_plain_words_newest_first(member, user, make_user):
     other = make_user(email="bob@example.com", username="bob")
-    events.record("signed_in", other, client=Client("198.51.100.1", FIREFOX))
-    events.record("sign_in_failed", user, client=Client("203.0.113.7", FIREFOX))
+    events.record("signed_in", other, client=Client("198.51.100.1", FIREFOX_UA))
+    events.record("sign_in_failed", user, client=Client("203.0.113.7", FIREFOX_UA))
     db.session.commit()
 
     html = member.get("/activity").get_data(as_text=True)
@@ -80,7 +74,7 @@ def test_activity_pages_answer_htmx_with_the_list_only(member):
 def test_the_owner_reads_what_an_admin_did_without_the_admin_name(
     admin, admin_user, user, new_browser
 ):
-    phone = new_browser(IPHONE)
+    phone = new_browser(PHONE_UA)
     phone.sign_in("alice@example.com", PASSWORD)
     session = next(s for s in user.sessions if s.is_active)
     admin.post(
@@ -89,7 +83,7 @@ def test_the_owner_reads_what_an_admin_did_without_the_admin_name(
         form_page=f"/admin/users/{user.id}",
     )
     # the phone is signed out; on another device alice reads why
-    laptop = new_browser(FIREFOX)
+    laptop = new_browser(FIREFOX_UA)
     laptop.sign_in("alice@example.com", PASSWORD)
     html = laptop.get("/activity").get_data(as_text=True)
     assert "An administrator ended your session on Mobile Safari on iOS: lost device" in html
@@ -186,8 +180,8 @@ def test_every_kind_the_flows_write_has_a_label():
 
 def test_admin_events_are_filtered_by_kind(admin, user, make_user):
     bob = make_user(email="bob@example.com", username="bob")
-    events.record("sign_in_failed", bob, client=Client("198.51.100.9", FIREFOX))
-    events.record("sign_in_failed", user, client=Client("203.0.113.7", FIREFOX))
+    events.record("sign_in_failed", bob, client=Client("198.51.100.9", FIREFOX_UA))
+    events.record("sign_in_failed", user, client=Client("203.0.113.7", FIREFOX_UA))
     db.session.commit()
 
     html = admin.get("/admin/events?kind=sign_in_failed").get_data(as_text=True)

@@ -1,9 +1,9 @@
 """Helpers for the API tests (importable: conftest modules are not). Passwords and emailed
-codes are shared with the page tests: they live in web_helpers."""
+codes are shared with the page tests: import them from web_helpers."""
 
 import re
 
-from web_helpers import NEW_PASSWORD, PASSWORD, last_code  # noqa: F401 - API tests import them here
+from web_helpers import PASSWORD, last_code
 
 PREFIX = "/api/v1"
 MOBILE_UA = "PortalApp/2.3 (iPhone; iOS 17.5)"

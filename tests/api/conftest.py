@@ -9,10 +9,11 @@ from datetime import datetime
 
 import jwt.api_jwt
 import pytest
-from api_helpers import PASSWORD, Api
+from api_helpers import Api
 from db_helpers import app_config_for, database_url_for, ensure_database, migrate_fresh
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
+from web_helpers import PASSWORD
 from werkzeug.serving import make_server
 
 from portal import clock, create_app

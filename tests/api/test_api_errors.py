@@ -3,7 +3,8 @@
 import json
 
 import pytest
-from api_helpers import PASSWORD, PREFIX, assert_problem
+from api_helpers import PREFIX, assert_problem
+from web_helpers import PASSWORD
 
 ENDPOINTS = [
     ("POST", "/auth/register"),

@@ -3,7 +3,8 @@ such JSON strings (portal/guards.py); the API is token-authenticated, so where a
 comes from (Origin, Sec-Fetch-Site) does not matter."""
 
 import pytest
-from api_helpers import PASSWORD, assert_problem
+from api_helpers import assert_problem
+from web_helpers import PASSWORD
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import jwt
 import pytest
-from api_helpers import PASSWORD, assert_problem
+from api_helpers import assert_problem
+from web_helpers import PASSWORD
 
 from portal import clock
 

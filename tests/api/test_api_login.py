@@ -1,8 +1,9 @@
 """POST /auth/login, /auth/logout, /auth/logout/all."""
 
 import pytest
-from api_helpers import PASSWORD, TOKEN_FIELDS, assert_problem
+from api_helpers import TOKEN_FIELDS, assert_problem
 from sqlalchemy import select
+from web_helpers import PASSWORD
 
 from portal.extensions import db
 from portal.models import SecurityEvent, UserSession

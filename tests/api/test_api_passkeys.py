@@ -6,10 +6,10 @@ and foreign challenges, a wrong origin."""
 from datetime import timedelta
 
 import pytest
-from api_helpers import PASSWORD, assert_problem, from_ip
+from api_helpers import assert_problem, from_ip
 from authenticator import SoftAuthenticator, totp_now
 from sqlalchemy import select
-from web_helpers import deliver_held_mail, kinds_sent
+from web_helpers import PASSWORD, deliver_held_mail, kinds_sent
 
 from portal import clock
 from portal.extensions import db

@@ -3,7 +3,8 @@
 import re
 from datetime import timedelta
 
-from api_helpers import NEW_PASSWORD, PASSWORD, assert_problem
+from api_helpers import assert_problem
+from web_helpers import NEW_PASSWORD, PASSWORD
 
 from portal import clock
 

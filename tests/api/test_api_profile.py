@@ -1,9 +1,9 @@
 """GET/PATCH/PUT/DELETE /users/me, POST /users/me/email/confirm, POST /users/me/password."""
 
 import pytest
-from api_helpers import NEW_PASSWORD, PASSWORD, assert_problem, last_code
+from api_helpers import assert_problem
 from sqlalchemy import func, select
-from web_helpers import deliver_held_mail, kinds_sent
+from web_helpers import NEW_PASSWORD, PASSWORD, deliver_held_mail, kinds_sent, last_code
 
 from portal.extensions import db
 from portal.models import OneTimeCode, PendingSignUp, SecurityEvent, User, UserSession
