@@ -9,8 +9,9 @@ with wrk (-t2 -c16) in interleaved rounds and prints rps, p50 and p99 per route 
 
 Routes: GET /health, GET /api/v1/users/me, GET /api/v1/sessions, GET /sessions (page),
 GET /admin/?q=user1 (HTMX fragment), POST /api/v1/auth/login (argon2id at OWASP parameters,
-from a known device). The benchmark user has USER_SESSIONS (2) active sessions; set it to
-1000 to see the Sessions routes at a thousand sessions of one user.
+from a known device). With USER_SESSIONS=1000 the Sessions routes also run, in the same
+rounds, for an account that has signed in a thousand times (the cap keeps its 100 most
+recently used sessions active; the rest were ended by its sign-ins and stay until pruned).
 
 Environment: BENCH_PG (postgresql+psycopg://postgres@127.0.0.1:5432), DURATION (3 s per
 run), ROUNDS (2), USER_SESSIONS (2). Never part of `make test`.
@@ -102,7 +103,7 @@ def seed(scale: int, user_sessions: int) -> str:
         conn.execute(
             text(
                 "DELETE FROM users WHERE email IN ('me@bench.test', 'login@bench.test', "
-                "'admin@bench.test')"
+                "'admin@bench.test', 'many@bench.test')"
             )
         )
         hashed = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
@@ -110,6 +111,7 @@ def seed(scale: int, user_sessions: int) -> str:
             ("me@bench.test", "benchme", PASSWORD, False),
             ("login@bench.test", "benchlogin", PASSWORD, False),
             ("admin@bench.test", "benchadmin", ADMIN_PASSWORD, True),
+            ("many@bench.test", "benchmany", PASSWORD, False),
         ):
             conn.execute(
                 text(
@@ -119,7 +121,9 @@ def seed(scale: int, user_sessions: int) -> str:
                 ),
                 {"email": email, "name": name, "hash": hashed.hash(password), "admin": is_admin},
             )
-        if user_sessions > 1:
+        # me: 2 sessions (the API's and the page's); many: USER_SESSIONS, for the sessions
+        # routes side by side with me's in the same run.
+        for email, count in (("me@bench.test", 2), ("many@bench.test", user_sessions)):
             conn.execute(
                 text(
                     "INSERT INTO sessions (id, user_id, kind, user_agent, device_label, "
@@ -127,9 +131,9 @@ def seed(scale: int, user_sessions: int) -> str:
                     "SELECT gen_random_uuid(), u.id, 'api', '', 'Seeded', '198.51.100.1', "
                     "now() - s * interval '1 minute', now(), now() + interval '2 days', 0 "
                     "FROM users u CROSS JOIN generate_series(1, CAST(:n AS int)) s "
-                    "WHERE u.email = 'me@bench.test'"
+                    "WHERE u.email = :email"
                 ),
-                {"n": user_sessions - 1},
+                {"n": count - 2, "email": email},  # its two sign-ins make the rest
             )
         conn.execute(text("ANALYZE"))
     engine.dispose()
@@ -181,11 +185,11 @@ def serve(url: str, workdir: str) -> tuple[subprocess.Popen, str]:
 
 
 def sign_in(base: str) -> dict:
-    api = requests.post(
-        f"{base}/api/v1/auth/login",
-        json={"email": "me@bench.test", "password": PASSWORD},
-        timeout=30,
-    ).json()
+    def token(email: str) -> str:
+        return requests.post(
+            f"{base}/api/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=30
+        ).json()["access_token"]
+
     login = requests.post(
         f"{base}/api/v1/auth/login",
         json={"email": "login@bench.test", "password": PASSWORD},
@@ -205,15 +209,29 @@ def sign_in(base: str) -> dict:
         return "; ".join(f"{c.name}={c.value}" for c in browser.cookies)
 
     return {
-        "access": api["access_token"],
+        "access": token("me@bench.test"),
         "login_device": login["device_token"],
         "cookie": cookie("me@bench.test", PASSWORD),
         "admin_cookie": cookie("admin@bench.test", ADMIN_PASSWORD),
+        "many_access": token("many@bench.test"),
+        "many_cookie": cookie("many@bench.test", PASSWORD),
     }
 
 
-def routes(base: str, creds: dict) -> list[dict]:
+def routes(base: str, creds: dict, user_sessions: int) -> list[dict]:
     bearer = {"Authorization": f"Bearer {creds['access']}"}
+    many = [
+        {
+            "name": f"GET /api/v1/sessions ({user_sessions:,})",
+            "url": f"{base}/api/v1/sessions",
+            "headers": {"Authorization": f"Bearer {creds['many_access']}"},
+        },
+        {
+            "name": f"GET /sessions ({user_sessions:,})",
+            "url": f"{base}/sessions",
+            "headers": {"Cookie": creds["many_cookie"]},
+        },
+    ]
     return [
         {"name": "GET /health", "url": f"{base}/health"},
         {"name": "GET /api/v1/users/me", "url": f"{base}/api/v1/users/me", "headers": bearer},
@@ -241,7 +259,7 @@ def routes(base: str, creds: dict) -> list[dict]:
                 }
             ),
         },
-    ]
+    ] + (many if user_sessions > 2 else [])
 
 
 # Every answer but a 200 counts as an error (a redirect to sign-in is fast, and would look
@@ -301,7 +319,7 @@ def main() -> None:
             url = seed(each, user_sessions)
             process, base = serve(url, workdir)
             servers.append(process)
-            targets[each] = routes(base, sign_in(base))
+            targets[each] = routes(base, sign_in(base), user_sessions)
         started = time.monotonic()
         results: dict = {}
         for _round in range(rounds):

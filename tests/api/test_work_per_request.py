@@ -149,6 +149,23 @@ def test_the_session_cap_reads_active_sessions_only(api, user):
         ),
         {"user": user.id},
     )
+    # Other accounts' sessions, as in any real table (the account's own are then few).
+    db.session.execute(
+        text(
+            "INSERT INTO users (id, email, username, password_hash, is_verified, is_admin, "
+            "is_active, created_at, updated_at) SELECT gen_random_uuid(), 'other' || n || "
+            "'@example.com', 'other' || n, 'x', true, false, true, now(), now() "
+            "FROM generate_series(1, 2000) AS n"
+        )
+    )
+    db.session.execute(
+        text(
+            "INSERT INTO sessions (id, user_id, kind, user_agent, device_label, ip_address, "
+            "created_at, last_seen_at, expires_at, reauth_failures) SELECT gen_random_uuid(), "
+            "u.id, 'web', '', 'Other', '', now(), now(), now() + interval '1 day', 0 "
+            "FROM users u CROSS JOIN generate_series(1, 10) WHERE u.email LIKE 'other%'"
+        )
+    )
     db.session.execute(text("ANALYZE sessions"))
     captured = []
 
