@@ -92,7 +92,7 @@ def _defaults(instance_path: str) -> dict:
         # than answer 500; an error that still escapes is logged and the request goes on.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_SWALLOW_ERRORS": True,
-        # API tokens: `iss` is PORTAL_BASE_URL, `aud` this (portal/api/tokens.py checks both).
+        # API tokens: `iss` is PORTAL_BASE_URL, `aud` this (portal/api/bearer.py checks both).
         "API_TOKEN_AUDIENCE": "portal-api",
         "MAX_CONTENT_LENGTH": 64 * 1024,
     }

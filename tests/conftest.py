@@ -13,7 +13,7 @@ from redis_helpers import redis_server
 from sqlalchemy import event
 from web_helpers import PASSWORD, PHONE_UA, Browser, ClosingClient
 
-from portal import clock, create_app, tokens
+from portal import clock, create_app, one_time_secrets
 from portal.email import email_sent
 from portal.extensions import db
 from portal.models import User
@@ -171,7 +171,7 @@ def distinct_codes(monkeypatch):
     match once in a million), so a test can show that an older or another sign-up's code
     is refused, every time."""
     drawn: set[str] = set()
-    draw = tokens.new_code
+    draw = one_time_secrets.new_code
 
     def new_code() -> str:
         code = draw()
@@ -180,7 +180,7 @@ def distinct_codes(monkeypatch):
         drawn.add(code)
         return code
 
-    monkeypatch.setattr(tokens, "new_code", new_code)
+    monkeypatch.setattr(one_time_secrets, "new_code", new_code)
 
 
 @pytest.fixture

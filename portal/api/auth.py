@@ -4,6 +4,7 @@ from flask import current_app
 from flask_jwt_extended import decode_token
 
 from portal.api import bp
+from portal.api.bearer import current_session, current_user, unauthorized
 from portal.api.schemas import (
     Accepted,
     EmailRequest,
@@ -16,14 +17,13 @@ from portal.api.schemas import (
     VerifyRequest,
 )
 from portal.api.spec import operation
-from portal.api.tokens import current_session, current_user, unauthorized
 from portal.client import Client
-from portal.flows import api_tokens, password_reset, signin, signup
+from portal.flows import password_reset, signin, signup, token_pairs
 
 AUTH_LIMIT = "API_AUTH_RATE_LIMIT"
 
 
-def tokens_response(pair: api_tokens.TokenPair):
+def tokens_response(pair: token_pairs.TokenPair):
     return TokensOut(
         access_token=pair.access_token,
         refresh_token=pair.refresh_token,
@@ -37,7 +37,7 @@ def signed_in(flow, *args, device_token: str | None, **kwargs):
     """Run a sign-in flow for this app (an API session on its device) and answer with the new
     session's tokens."""
     session = flow(*args, Client.from_request(), kind="api", device_token=device_token, **kwargs)
-    return tokens_response(api_tokens.issue_tokens(session))
+    return tokens_response(token_pairs.issue_tokens(session))
 
 
 def with_proof(flow, data, *args):
@@ -172,7 +172,7 @@ def refresh(data: RefreshRequest):
     claims = decode_token(data.refresh_token)
     if claims.get("type") != "refresh":
         return unauthorized("invalid_token", "Send a refresh token, not an access token.")
-    return tokens_response(api_tokens.refresh_tokens(claims, Client.from_request()))
+    return tokens_response(token_pairs.refresh_tokens(claims, Client.from_request()))
 
 
 @operation(bp, "POST", "/auth/logout", tag="auth", status=204, auth=True)

@@ -2,6 +2,7 @@
 
 from portal.api import bp
 from portal.api.auth import AUTH_LIMIT, no_content, signed_in, with_proof
+from portal.api.bearer import current_session, current_user
 from portal.api.schemas import (
     MfaRequest,
     ReauthRequest,
@@ -11,7 +12,6 @@ from portal.api.schemas import (
     TotpSetupOut,
 )
 from portal.api.spec import operation
-from portal.api.tokens import current_session, current_user
 from portal.client import Client
 from portal.flows import mfa, totp
 

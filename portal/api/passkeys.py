@@ -2,6 +2,7 @@
 
 from portal.api import bp
 from portal.api.auth import AUTH_LIMIT, no_content, signed_in, with_proof
+from portal.api.bearer import current_session, current_user
 from portal.api.schemas import (
     CreationOptionsOut,
     PasskeyAddRequest,
@@ -14,7 +15,6 @@ from portal.api.schemas import (
     TokensOut,
 )
 from portal.api.spec import operation
-from portal.api.tokens import current_session, current_user
 from portal.client import Client
 from portal.flows import passkeys
 

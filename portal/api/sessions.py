@@ -4,9 +4,9 @@ from flask import request
 
 from portal.api import bp
 from portal.api.auth import no_content
+from portal.api.bearer import current_session, current_user
 from portal.api.schemas import SessionList, SessionOut
 from portal.api.spec import operation
-from portal.api.tokens import current_session, current_user
 from portal.client import Client
 from portal.flows import invalid
 from portal.flows import sessions as flows

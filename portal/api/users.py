@@ -2,6 +2,7 @@
 
 from portal.api import bp
 from portal.api.auth import no_content
+from portal.api.bearer import current_session, current_user
 from portal.api.schemas import (
     ChangePasswordRequest,
     CodeRequest,
@@ -10,7 +11,6 @@ from portal.api.schemas import (
     UserOut,
 )
 from portal.api.spec import operation
-from portal.api.tokens import current_session, current_user
 from portal.client import Client
 from portal.flows import FlowError, admin, mfa, profile
 

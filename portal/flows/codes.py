@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, select
 
-from portal import clock, tokens
+from portal import clock, one_time_secrets
 from portal.extensions import db
 from portal.flows import FlowError
 from portal.models import OneTimeCode, User
@@ -42,7 +42,7 @@ def can_send_again(user: User, purpose: str) -> bool:
 def issue_code(user: User, purpose: str, *, target: str | None = None) -> str:
     """A new 6-digit code for `purpose`; it supersedes (deletes) any earlier one."""
     _discard(user, purpose)
-    code = tokens.new_code()
+    code = one_time_secrets.new_code()
     _keep(user, purpose, code, CODE_LIFETIME, target=target)
     return code
 
@@ -54,7 +54,7 @@ def issue_token(
     to: every "this wasn't me" link stays good)."""
     if supersede:
         _discard(user, purpose)
-    token = tokens.new_token()
+    token = one_time_secrets.new_token()
     _keep(user, purpose, token, lifetime)
     return token
 
@@ -65,7 +65,7 @@ def _keep(user: User, purpose: str, secret: str, lifetime: timedelta, target=Non
         OneTimeCode(
             user_id=user.id,
             purpose=purpose,
-            secret_hash=tokens.keyed_hash(purpose, secret),
+            secret_hash=one_time_secrets.keyed_hash(purpose, secret),
             target=target,
             expires_at=clock.utcnow() + lifetime,
         )
@@ -96,7 +96,7 @@ def spend_code(user: User | None, purpose: str, code, *, budget_key=None) -> One
         error = _used_up()
     elif record.expires_at <= clock.utcnow():
         error = FlowError("code_expired", "That code has expired. Ask for a new one.", field="code")
-    elif not (len(code) == 6 and code.isascii() and code.isdigit()) or not tokens.matches(
+    elif not (len(code) == 6 and code.isascii() and code.isdigit()) or not one_time_secrets.matches(
         record.secret_hash, purpose, code
     ):
         record.attempts += 1
@@ -131,7 +131,7 @@ def find_token(purpose: str, token, *, lock: bool = False) -> OneTimeCode | None
     if not isinstance(token, str) or not 20 <= len(token) <= 128:
         return None
     query = select(OneTimeCode).where(
-        OneTimeCode.secret_hash == tokens.keyed_hash(purpose, token),
+        OneTimeCode.secret_hash == one_time_secrets.keyed_hash(purpose, token),
         OneTimeCode.purpose == purpose,
     )
     if lock:  # two submissions of one link: only one may spend it

@@ -13,7 +13,7 @@ import secrets
 from flask import current_app
 from sqlalchemy import delete, select
 
-from portal import clock, tokens
+from portal import clock, one_time_secrets
 from portal.client import Client
 from portal.extensions import db
 from portal.models import Device, User
@@ -52,7 +52,7 @@ def remember(
     to. `known`: what the caller's own `find(user, token)` answered, so the token is not
     looked up twice. Caller commits."""
     if not _plausible(token):
-        token, device = tokens.new_token(), None  # a token made just now names no device
+        token, device = one_time_secrets.new_token(), None  # a token made just now names no device
     elif known is NOT_LOOKED_UP:
         device = find(user, token)
     else:

@@ -13,7 +13,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete, select
 
-from portal import clock, tokens
+from portal import clock, one_time_secrets
 from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, budget, events, invalid, recovery_codes, totp
@@ -27,7 +27,7 @@ METHODS = ["totp", "recovery_code"]
 
 
 def _hash(token: str) -> str:
-    return tokens.keyed_hash("mfa_token", token)
+    return one_time_secrets.keyed_hash("mfa_token", token)
 
 
 def password_marker(user: User) -> str:
@@ -40,7 +40,7 @@ def password_marker(user: User) -> str:
 def second_step_required(user: User, kind: str, device: Device | None) -> FlowError:
     """The right password was given: a token for the second step, committed, inside the
     error the caller raises (403 `mfa_required` in the API, the code page in a browser)."""
-    token = tokens.new_token()
+    token = one_time_secrets.new_token()
     now = clock.utcnow()
     db.session.add(
         MfaToken(

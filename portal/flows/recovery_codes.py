@@ -1,14 +1,15 @@
 """Recovery codes: ten single-use codes for a lost authenticator app (README "Two-step sign-in").
 
-Shown once, when made; only keyed hashes are stored (like emailed codes, portal/tokens.py), so
-a copy of the table is no use without SECRET_KEY. Each carries 50 random bits: guessing is
-held back by the account's guessing budget long before that matters."""
+Shown once, when made; only keyed hashes are stored (like emailed codes,
+portal/one_time_secrets.py), so a copy of the table is no use without SECRET_KEY. Each
+carries 50 random bits: guessing is held back by the account's guessing budget long before
+that matters."""
 
 import secrets
 
 from sqlalchemy import delete, func, select
 
-from portal import clock, tokens
+from portal import clock, one_time_secrets
 from portal.extensions import db
 from portal.models import RecoveryCode, User, forget_mfa_summary
 
@@ -41,7 +42,9 @@ def replace_all(user: User) -> list[str]:
     discard_all(user)
     codes = [_new_code() for _ in range(COUNT)]
     db.session.add_all(
-        RecoveryCode(user_id=user.id, code_hash=tokens.keyed_hash(PURPOSE, normalize(code)))
+        RecoveryCode(
+            user_id=user.id, code_hash=one_time_secrets.keyed_hash(PURPOSE, normalize(code))
+        )
         for code in codes
     )
     forget_mfa_summary(user)
@@ -75,7 +78,7 @@ def spend(user: User, code) -> int | None:
         select(RecoveryCode)
         .where(
             RecoveryCode.user_id == user.id,
-            RecoveryCode.code_hash == tokens.keyed_hash(PURPOSE, normalize(code)),
+            RecoveryCode.code_hash == one_time_secrets.keyed_hash(PURPOSE, normalize(code)),
             RecoveryCode.used_at.is_(None),
         )
         .with_for_update()

@@ -32,7 +32,7 @@ def start_session(user: User, kind: str, client: Client, **columns) -> UserSessi
         created_at=now,
         last_seen_at=now,
         # An app's session carries the jti of the refresh token it may exchange (flows/
-        # api_tokens.py), written with the sign-in itself: one commit, not two.
+        # token_pairs.py), written with the sign-in itself: one commit, not two.
         refresh_jti=uuid.uuid4().hex if kind == "api" else None,
         **columns,
     )
@@ -149,7 +149,7 @@ def _span(delta: timedelta) -> str:
 
 def touch(session: UserSession, client: Client) -> None:
     """Note activity, at most once a minute (commits its own small update). A web session's
-    idle time starts again; an API session's only with a refresh (flows/api_tokens.py)."""
+    idle time starts again; an API session's only with a refresh (flows/token_pairs.py)."""
     now = clock.utcnow()
     if now - session.last_seen_at < TOUCH_INTERVAL:
         return

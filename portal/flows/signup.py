@@ -19,7 +19,7 @@ from datetime import timedelta
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from portal import clock, outbox, tokens
+from portal import clock, one_time_secrets, outbox
 from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, budget, devices, events, invalid
@@ -134,8 +134,8 @@ def send_code(client: Client, pending_id: str) -> None:
         pending.code_hash = None
         send(owner.email, "account_exists", client=client, user=owner)
         return
-    code = tokens.new_code()
-    pending.code_hash = tokens.keyed_hash(f"{VERIFY}:{pending.id}", code)
+    code = one_time_secrets.new_code()
+    pending.code_hash = one_time_secrets.keyed_hash(f"{VERIFY}:{pending.id}", code)
     send(
         pending.email,
         VERIFY,
@@ -266,7 +266,7 @@ def _confirm(pending, code, key, client: Client, *, kind, detailed, device) -> U
     elif (
         pending.code_hash is None  # a taken address: its owner got a note, not a code
         or not (len(code) == 6 and code.isascii() and code.isdigit())
-        or not tokens.matches(pending.code_hash, f"{VERIFY}:{pending.id}", code)
+        or not one_time_secrets.matches(pending.code_hash, f"{VERIFY}:{pending.id}", code)
     ):
         problem = "wrong"
     else:

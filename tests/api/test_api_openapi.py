@@ -8,7 +8,7 @@ from portal import __version__
 from portal.api.openapi import openapi_document
 from portal.api.spec import REGISTRY
 from portal.client import Client
-from portal.flows import api_tokens, signin
+from portal.flows import signin, token_pairs
 
 DOC = "/api/v1/openapi.json"
 
@@ -152,7 +152,7 @@ def live_token(live_app, live_user):
                 email, password, client, kind="api", device_token=device.get("token")
             )
             device["token"] = session.device_token
-            token = api_tokens.issue_tokens(session).access_token
+            token = token_pairs.issue_tokens(session).access_token
         return {"Authorization": f"Bearer {token}"}
 
     return issue

@@ -48,7 +48,7 @@ def _pair(session: UserSession, user: User) -> TokenPair:
     common = {
         "sid": str(session.id),
         "iat": _seconds(now),
-        # Whose token and for what: portal/api/tokens.py refuses any other issuer or audience.
+        # Whose token and for what: portal/api/bearer.py refuses any other issuer or audience.
         "iss": config["PORTAL_BASE_URL"],
         "aud": config["API_TOKEN_AUDIENCE"],
     }

@@ -1,5 +1,6 @@
-"""JWT setup: every authenticated request loads its session and user in one statement, and
-every flask-jwt-extended failure becomes a 401 problem+json (some default to 422)."""
+"""Bearer tokens (flask-jwt-extended setup): every authenticated request loads its session
+and user in one statement, and every flask-jwt-extended failure becomes a 401 problem+json
+(some default to 422)."""
 
 from flask import current_app
 from flask_jwt_extended import get_current_user

@@ -1,4 +1,5 @@
-"""Secrets sent by email: 6-digit codes and reset tokens, kept only as keyed hashes."""
+"""One-time secrets: 6-digit codes and link tokens (email codes and links, second-step and
+device tokens, recovery codes), kept only as keyed hashes."""
 
 import hashlib
 import hmac
