@@ -95,8 +95,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 def _init_login(app: Flask) -> None:
     from flask_login import current_user  # noqa: F401 - imported for templates' sake
 
-    from portal.client import Client
     from portal.flows.sessions import ended_message, load_active_session, touch
+    from portal.origin import Origin
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.sign_in"
@@ -113,7 +113,7 @@ def _init_login(app: Flask) -> None:
             _forget_ended_session(session_id)
             return None
         session, user = loaded
-        touch(session, Client.from_request())
+        touch(session, Origin.of_request())
         return user
 
     def _forget_ended_session(session_id: str) -> None:

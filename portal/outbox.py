@@ -31,10 +31,10 @@ from flask import after_this_request, current_app, g, has_request_context
 from sqlalchemy import select
 
 from portal import clock, crypto, metrics
-from portal.client import Client
 from portal.email import SUBJECTS, EmailError, build_message, deliver
 from portal.extensions import db
 from portal.models import OutboxMessage
+from portal.origin import Origin
 from portal.pagination import BadCursor, keyset_page
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ JOBS: dict[str, Callable] = {}
 
 
 def job(name: str):
-    """Register `fn(client, **payload)` as the job `name` (run by the worker)."""
+    """Register `fn(origin, **payload)` as the job `name` (run by the worker)."""
 
     def register(fn):
         JOBS[name] = fn
@@ -126,12 +126,14 @@ def enqueue_notice(to: str, kind: str, merge_key: str, **context) -> OutboxMessa
     return row
 
 
-def enqueue_job(name: str, client: Client | None = None, **payload) -> OutboxMessage:
+def enqueue_job(name: str, origin: Origin | None = None, **payload) -> OutboxMessage:
     """Work for the worker (which decides what to email). Caller commits."""
     if name not in JOBS:
         raise KeyError(f"no job named {name}")
-    client = client or Client()
-    data = {"client": {"ip_address": client.ip_address, "user_agent": client.user_agent}}
+    origin = origin or Origin()
+    # Stored as "client" (its name when jobs were first queued): rows already in the outbox
+    # must still run.
+    data = {"client": {"ip_address": origin.ip_address, "user_agent": origin.user_agent}}
     row = OutboxMessage(
         kind=f"job:{name}",
         payload=_seal({**data, "payload": payload}),
@@ -232,7 +234,7 @@ def _handle(row: OutboxMessage, now) -> None:
 def _run_job(row: OutboxMessage, data: dict) -> None:
     name = row.kind.removeprefix("job:")
     try:
-        JOBS[name](Client(**data["client"]), **data["payload"])
+        JOBS[name](Origin(**data["client"]), **data["payload"])
     except Exception as exc:  # a broken job must not stop the queue
         db.session.rollback()
         log.exception("job_failed", extra={"job": name})
@@ -331,7 +333,7 @@ def listing(
         return keyset_page(query, keys, limit)
 
 
-def retry(admin, message_id: int, client: Client) -> OutboxMessage:
+def retry(admin, message_id: int, origin: Origin) -> OutboxMessage:
     """An admin sends a failed message again: a fresh 23-hour window and idempotency key
     (the old key's 24 hours at Resend may be over). Recorded."""
     from portal.flows import FlowError, events
@@ -346,7 +348,7 @@ def retry(admin, message_id: int, client: Client) -> OutboxMessage:
     row.created_at = row.available_at = clock.utcnow()
     row.idempotency_key = uuid.uuid4().hex
     events.record(
-        "email_retried", None, client=client, actor=admin, kind_of_email=row.kind, message=row.id
+        "email_retried", None, origin=origin, actor=admin, kind_of_email=row.kind, message=row.id
     )
     db.session.commit()
     _deliver_inline_later()

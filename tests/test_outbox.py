@@ -10,10 +10,10 @@ from web_helpers import PASSWORD, STRONG_PASSWORD, kinds_sent, last_code, with_a
 
 from portal import clock
 from portal import outbox as delivery
-from portal.client import Client
 from portal.extensions import db
 from portal.flows import accounts, password_reset
 from portal.models import OutboxMessage, User
+from portal.origin import Origin
 
 RESEND_URL = "https://api.resend.com/emails"
 
@@ -195,8 +195,8 @@ def test_security_notices_within_ten_minutes_merge_into_one_email(auth, user, ou
 def test_jobs_decide_in_the_worker_so_the_request_does_the_same_work(app, user, outbox):
     """Forgot-password for a known and an unknown address queue the same single job."""
     with app.test_request_context("/"):
-        password_reset.request_password_reset("alice@example.com", Client())
-        password_reset.request_password_reset("nobody@example.com", Client())
+        password_reset.request_password_reset("alice@example.com", Origin())
+        password_reset.request_password_reset("nobody@example.com", Origin())
     assert [r.kind for r in rows()] == ["job:reset_link", "job:reset_link"]
     outbox_deliver()
     assert [m["to"] for m in outbox] == [["alice@example.com"]]

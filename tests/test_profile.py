@@ -4,10 +4,10 @@ import pytest
 from sqlalchemy import event, func, select
 from web_helpers import PASSWORD, STRONG_PASSWORD, deliver_held_mail, kinds_sent, last_code
 
-from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, profile
 from portal.models import OneTimeCode, OutboxMessage, SecurityEvent, User, UserSession
+from portal.origin import Origin
 
 
 def post(browser, path, data, **kw):
@@ -215,7 +215,7 @@ def count(model, *where) -> int:
 
 def test_update_profile_names_every_bad_field(user):
     with pytest.raises(FlowError) as refused:
-        profile.update_profile(user, None, Client(), username="x", email="nope")
+        profile.update_profile(user, None, Origin(), username="x", email="nope")
 
     assert refused.value.code == "validation_error"
     assert set(refused.value.errors) == {"username", "email"}
@@ -232,7 +232,7 @@ def test_update_profile_commits_rename_and_email_change_once(user):
     event.listen(session, "after_commit", committed)
     try:
         profile.update_profile(
-            user, None, Client(), username="Alicia", email="alicia@example.org", password=PASSWORD
+            user, None, Origin(), username="Alicia", email="alicia@example.org", password=PASSWORD
         )
     finally:
         event.remove(session, "after_commit", committed)
@@ -254,7 +254,7 @@ def test_update_profile_undoes_the_email_change_when_the_username_is_taken_at_co
 
     with pytest.raises(FlowError) as refused:
         profile.update_profile(
-            user, None, Client(), username="bob", email="alice.new@example.com", password=PASSWORD
+            user, None, Origin(), username="bob", email="alice.new@example.com", password=PASSWORD
         )
 
     assert refused.value.code == "username_taken"

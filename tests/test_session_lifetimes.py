@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from web_helpers import CHROME_WINDOWS_UA, PASSWORD, PHONE_UA, csrf_token
 
 from portal import clock
-from portal.client import Client
 from portal.extensions import db
 from portal.flows.sessions import start_session
 from portal.models import SecurityEvent, UserSession
+from portal.origin import Origin
 
 
 def web_session(user) -> UserSession:
@@ -90,7 +90,7 @@ def fill(user, count: int) -> None:
     """`count` more sessions of `user`, each used a minute after the previous one."""
     for n in range(count):
         clock.advance(timedelta(minutes=1))
-        start_session(user, "web", Client(f"198.51.100.{n % 250}", CHROME_WINDOWS_UA))
+        start_session(user, "web", Origin(f"198.51.100.{n % 250}", CHROME_WINDOWS_UA))
     db.session.commit()
 
 

@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy import func, select
 from web_helpers import CHROME_WINDOWS_UA, FIREFOX_UA, PASSWORD, PHONE_UA
 
-from portal.client import Client, device_label
 from portal.extensions import db
 from portal.flows.sessions import start_session
 from portal.models import UserSession
+from portal.origin import Origin, device_label
 
 
 def session_ids(user) -> list[str]:
@@ -196,7 +196,7 @@ def test_sessions_page_statements_do_not_grow_with_sessions(auth, user, count_qu
 
     one = statements()
     for n in range(19):
-        start_session(user, "web", Client(f"198.51.100.{n}", PHONE_UA))
+        start_session(user, "web", Origin(f"198.51.100.{n}", PHONE_UA))
     db.session.commit()
     assert len(session_ids(user)) == 20
 

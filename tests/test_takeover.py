@@ -162,11 +162,11 @@ def test_a_taken_username_is_told_whether_or_not_the_email_is_registered(new_bro
 
 def test_sign_up_and_forgot_password_do_the_same_work_for_every_address(app, user, count_queries):
     """The request's own statements don't depend on the address (a job decides later)."""
-    from portal.client import Client
+    from portal.origin import Origin
 
     def statements(flow, *args) -> list[str]:
         with app.test_request_context("/"), count_queries() as queries:
-            flow(*args, Client("203.0.113.9", "curl/8"))
+            flow(*args, Origin("203.0.113.9", "curl/8"))
             db.session.rollback()
         return [re.sub(r"%\(\w+\)s|'[^']*'", "?", q) for q in queries]
 

@@ -5,8 +5,8 @@ from flask_login import current_user
 
 from portal import outbox
 from portal.admin import bp
-from portal.client import Client
 from portal.flows import FlowError
+from portal.origin import Origin
 from portal.web import go
 
 
@@ -27,7 +27,7 @@ def outbox_page():
 def retry_email(message_id: int):
     """Send a failed email again (it keeps its content encrypted until it goes)."""
     try:
-        outbox.retry(current_user, message_id, Client.from_request())
+        outbox.retry(current_user, message_id, Origin.of_request())
     except FlowError:
         abort(404)
     flash("The email will be sent again.", "success")

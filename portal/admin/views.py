@@ -7,11 +7,11 @@ from flask import abort, flash, render_template, request, url_for
 from flask_login import current_user, logout_user
 
 from portal.admin import bp
-from portal.client import Client
 from portal.flows import FlowError, activity, budget, mfa, passkeys
 from portal.flows import admin as flows
 from portal.flows.sessions import active_sessions
 from portal.htmx import is_htmx, render_page_or_partial
+from portal.origin import Origin
 from portal.web import go
 
 
@@ -95,7 +95,7 @@ def end_session(user_id: str, session_id: str):
     reason = request.values.get("reason", "")
     try:
         ended = flows.end_user_session(
-            current_user, user.id, session_id, reason, Client.from_request()
+            current_user, user.id, session_id, reason, Origin.of_request()
         )
     except FlowError as error:
         if error.code == "not_found":
@@ -115,7 +115,7 @@ def end_all_sessions(user_id: str):
     user = _user_or_404(user_id)
     reason = request.form.get("reason", "")
     try:
-        count = flows.end_all_user_sessions(current_user, user.id, reason, Client.from_request())
+        count = flows.end_all_user_sessions(current_user, user.id, reason, Origin.of_request())
     except FlowError as error:
         return _sessions_answer(
             user, status=422, error=error.message, form_target="all", reason=reason
@@ -146,7 +146,7 @@ def disable(user_id: str):
     reason = request.form.get("reason", "")
     return _act(
         user,
-        lambda: flows.disable_user(current_user, user.id, Client.from_request(), reason),
+        lambda: flows.disable_user(current_user, user.id, Origin.of_request(), reason),
         f"{user.email} is disabled and signed out everywhere.",
     )
 
@@ -156,7 +156,7 @@ def enable(user_id: str):
     user = _user_or_404(user_id)
     return _act(
         user,
-        lambda: flows.enable_user(current_user, user.id, Client.from_request()),
+        lambda: flows.enable_user(current_user, user.id, Origin.of_request()),
         f"{user.email} can sign in again.",
     )
 
@@ -167,7 +167,7 @@ def unlock(user_id: str):
     user = _user_or_404(user_id)
     return _act(
         user,
-        lambda: flows.unlock_user(current_user, user, Client.from_request()),
+        lambda: flows.unlock_user(current_user, user, Origin.of_request()),
         f"{user.email} can try to sign in again at once.",
     )
 
@@ -180,7 +180,7 @@ def reset_mfa(user_id: str):
     reason = request.form.get("reason", "")
     return _act(
         user,
-        lambda: mfa.reset_second_factors(current_user, user, reason, Client.from_request()),
+        lambda: mfa.reset_second_factors(current_user, user, reason, Origin.of_request()),
         f"Two-step sign-in of {user.email} is reset: password only until they set it up.",
         form_target="mfa",
         reason=reason,
@@ -195,7 +195,7 @@ def remove_passkey(user_id: str, passkey_id: str):
     return _act(
         user,
         lambda: passkeys.remove_by_admin(
-            current_user, user, passkey_id, reason, Client.from_request()
+            current_user, user, passkey_id, reason, Origin.of_request()
         ),
         lambda name: f"The passkey “{name}” of {user.email} is removed.",
         form_target="mfa",
@@ -208,7 +208,7 @@ def promote(user_id: str):
     user = _user_or_404(user_id)
     return _act(
         user,
-        lambda: flows.promote(current_user, user, Client.from_request()),
+        lambda: flows.promote(current_user, user, Origin.of_request()),
         f"{user.email} is now an admin.",
     )
 
@@ -218,7 +218,7 @@ def demote(user_id: str):
     user = _user_or_404(user_id)
     return _act(
         user,
-        lambda: flows.demote(current_user, user, Client.from_request()),
+        lambda: flows.demote(current_user, user, Origin.of_request()),
         f"{user.email} is no longer an admin.",
     )
 
@@ -236,7 +236,7 @@ def delete(user_id: str):
     user = _user_or_404(user_id)
     email = user.email
     try:
-        flows.delete_user(current_user, user.id, Client.from_request())
+        flows.delete_user(current_user, user.id, Origin.of_request())
     except FlowError as error:
         return _user_page(user, 403, error=error.message, form_target="account")
     flash(f"{email} is deleted; its owner was told by email.", "success")

@@ -17,8 +17,8 @@ from portal.api.schemas import (
     VerifyRequest,
 )
 from portal.api.spec import operation
-from portal.client import Client
 from portal.flows import password_reset, signin, signup, token_pairs
+from portal.origin import Origin
 
 AUTH_LIMIT = "API_AUTH_RATE_LIMIT"
 
@@ -36,7 +36,7 @@ def tokens_response(pair: token_pairs.TokenPair):
 def signed_in(flow, *args, device_token: str | None, **kwargs):
     """Run a sign-in flow for this app (an API session on its device) and answer with the new
     session's tokens."""
-    session = flow(*args, Client.from_request(), kind="api", device_token=device_token, **kwargs)
+    session = flow(*args, Origin.of_request(), kind="api", device_token=device_token, **kwargs)
     return tokens_response(token_pairs.issue_tokens(session))
 
 
@@ -48,7 +48,7 @@ def with_proof(flow, data, *args):
         current_session(),
         *args,
         data.password,
-        Client.from_request(),
+        Origin.of_request(),
         code=data.code,
     )
 
@@ -80,7 +80,7 @@ def register(data: RegisterRequest):
     A taken email gets the same 202 (its owner is emailed instead), so this never tells who
     has an account. A taken username is 409 `username_taken`.
     """
-    signup.sign_up(data.email, data.username, data.password, Client.from_request())
+    signup.sign_up(data.email, data.username, data.password, Origin.of_request())
     return accepted("Check your email for a 6-digit code, then POST it to /auth/verify.")
 
 
@@ -125,7 +125,7 @@ def resend_verification(data: EmailRequest):
     """Email fresh codes to the address's waiting sign-ups (one a minute; each replaces the
     previous one). Always 202, whether or not anything is waiting.
     """
-    signup.resend_verification(data.email, Client.from_request())
+    signup.resend_verification(data.email, Origin.of_request())
     return accepted("If that address is waiting for a code, a new one is on its way.")
 
 
@@ -172,20 +172,20 @@ def refresh(data: RefreshRequest):
     claims = decode_token(data.refresh_token)
     if claims.get("type") != "refresh":
         return unauthorized("invalid_token", "Send a refresh token, not an access token.")
-    return tokens_response(token_pairs.refresh_tokens(claims, Client.from_request()))
+    return tokens_response(token_pairs.refresh_tokens(claims, Origin.of_request()))
 
 
 @operation(bp, "POST", "/auth/logout", tag="auth", status=204, auth=True)
 def logout():
     """Sign out: this session ends, its tokens stop working."""
-    signin.sign_out(current_user(), current_session(), Client.from_request())
+    signin.sign_out(current_user(), current_session(), Origin.of_request())
     return no_content()
 
 
 @operation(bp, "POST", "/auth/logout/all", tag="auth", status=204, auth=True)
 def logout_all():
     """Sign out everywhere: every session of the account ends, web ones included."""
-    signin.sign_out_everywhere(current_user(), Client.from_request())
+    signin.sign_out_everywhere(current_user(), Origin.of_request())
     return no_content()
 
 
@@ -205,7 +205,7 @@ def forgot_password(data: EmailRequest):
     The link opens the web page; a client that reads the token from the link can also POST
     it to /auth/reset-password.
     """
-    password_reset.request_password_reset(data.email, Client.from_request())
+    password_reset.request_password_reset(data.email, Origin.of_request())
     return accepted("If that address has an account, a reset link is on its way.")
 
 
@@ -223,5 +223,5 @@ def reset_password(data: ResetPasswordRequest):
 
     A wrong, used or expired token: 400 `invalid_reset_token`.
     """
-    password_reset.reset_password(data.token, data.password, Client.from_request())
+    password_reset.reset_password(data.token, data.password, Origin.of_request())
     return no_content()

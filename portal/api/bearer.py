@@ -6,10 +6,10 @@ from flask import current_app
 from flask_jwt_extended import get_current_user
 from jwt import InvalidAudienceError, InvalidIssuerError
 
-from portal.client import Client
 from portal.extensions import jwt
 from portal.flows.sessions import load_active_session, touch
 from portal.models import User, UserSession
+from portal.origin import Origin
 from portal.problems import problem
 
 BEARER = {"WWW-Authenticate": 'Bearer realm="portal"'}
@@ -56,7 +56,7 @@ def _load_user(_header: dict, claims: dict) -> User | None:
     session, user = loaded
     if str(user.id) != claims.get("sub") or session.kind != "api":
         return None
-    touch(session, Client.from_request())
+    touch(session, Origin.of_request())
     return user
 
 

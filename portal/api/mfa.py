@@ -12,8 +12,8 @@ from portal.api.schemas import (
     TotpSetupOut,
 )
 from portal.api.spec import operation
-from portal.client import Client
 from portal.flows import mfa, totp
+from portal.origin import Origin
 
 
 @operation(
@@ -53,7 +53,7 @@ def confirm_totp(data: TotpCodeRequest):
     The codes are shown only in this answer. A wrong code is 422 on `code`. The owner is
     emailed (`mfa_enabled`).
     """
-    codes = totp.confirm_setup(current_user(), current_session(), data.code, Client.from_request())
+    codes = totp.confirm_setup(current_user(), current_session(), data.code, Origin.of_request())
     return RecoveryCodesOut(recovery_codes=codes).model_dump(mode="json")
 
 

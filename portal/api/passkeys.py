@@ -15,8 +15,8 @@ from portal.api.schemas import (
     TokensOut,
 )
 from portal.api.spec import operation
-from portal.client import Client
 from portal.flows import passkeys
+from portal.origin import Origin
 
 
 @operation(
@@ -56,7 +56,7 @@ def add_passkey(data: PasskeyAddRequest):
     (`passkey_added`).
     """
     passkey = passkeys.add_passkey(
-        current_user(), current_session(), data.credential, data.name, Client.from_request()
+        current_user(), current_session(), data.credential, data.name, Origin.of_request()
     )
     return PasskeyOut.of(passkey).model_dump(mode="json"), 201
 
@@ -80,7 +80,7 @@ def list_passkeys():
 )
 def rename_passkey(passkey_id, data: PasskeyRenameRequest):
     """Rename a passkey (anyone else's is 404)."""
-    passkey = passkeys.rename_passkey(current_user(), passkey_id, data.name, Client.from_request())
+    passkey = passkeys.rename_passkey(current_user(), passkey_id, data.name, Origin.of_request())
     return PasskeyOut.of(passkey).model_dump(mode="json")
 
 

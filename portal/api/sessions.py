@@ -7,9 +7,9 @@ from portal.api.auth import no_content
 from portal.api.bearer import current_session, current_user
 from portal.api.schemas import SessionList, SessionOut
 from portal.api.spec import operation
-from portal.client import Client
 from portal.flows import invalid
 from portal.flows import sessions as flows
+from portal.origin import Origin
 
 
 @operation(bp, "GET", "/sessions", tag="sessions", response=SessionList, auth=True)
@@ -53,12 +53,12 @@ def get_session(session_id: str):
 )
 def end_session(session_id: str):
     """End one session (this one or another device); its tokens stop working at once."""
-    flows.end_session(current_user(), session_id, Client.from_request())
+    flows.end_session(current_user(), session_id, Origin.of_request())
     return no_content()
 
 
 @operation(bp, "DELETE", "/sessions", tag="sessions", status=204, auth=True)
 def end_other_sessions():
     """End every session except this one."""
-    flows.end_other_sessions(current_user(), current_session(), Client.from_request())
+    flows.end_other_sessions(current_user(), current_session(), Origin.of_request())
     return no_content()

@@ -11,8 +11,8 @@ from portal.api.schemas import (
     UserOut,
 )
 from portal.api.spec import operation
-from portal.client import Client
 from portal.flows import FlowError, admin, mfa, profile
+from portal.origin import Origin
 
 
 def user_response(user):
@@ -49,7 +49,7 @@ def update_me(data: ProfileUpdateRequest):
     user = profile.update_profile(
         current_user(),
         current_session(),
-        Client.from_request(),
+        Origin.of_request(),
         username=data.username,
         email=data.email,
         password=data.password,
@@ -74,7 +74,7 @@ def confirm_email(data: CodeRequest):
     Wrong code: 400 `invalid_code` (`code_expired`, `code_used_up` as for sign-up). Wrong
     codes spend the account's guessing budget: 429 `rate_limited` once it is spent.
     """
-    user = profile.confirm_email_change(current_user(), data.code, Client.from_request())
+    user = profile.confirm_email_change(current_user(), data.code, Origin.of_request())
     return user_response(user)
 
 
@@ -98,7 +98,7 @@ def change_password(data: ChangePasswordRequest):
         data.current_password,
         data.new_password,
         current_session(),
-        Client.from_request(),
+        Origin.of_request(),
         code=data.code,
     )
     return no_content()
@@ -112,7 +112,7 @@ def delete_me(data: PasswordRequest):
     `session_ended`). With an authenticator app on, `code` is required too.
     """
     profile.delete_account(
-        current_user(), data.password, current_session(), Client.from_request(), code=data.code
+        current_user(), data.password, current_session(), Origin.of_request(), code=data.code
     )
     return no_content()
 
@@ -125,5 +125,5 @@ def delete_user(user_id: str):
         raise FlowError("forbidden", "Only admins can delete other accounts.")
     if not mfa.admin_may_act(current_session()):
         raise FlowError("forbidden", mfa.ADMIN_NEEDS_MFA)
-    admin.delete_user(user, user_id, Client.from_request())
+    admin.delete_user(user, user_id, Origin.of_request())
     return no_content()

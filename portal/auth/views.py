@@ -14,7 +14,6 @@ from portal.auth.forms import (
     SignUpForm,
     VerifyForm,
 )
-from portal.client import Client
 from portal.extensions import limiter
 from portal.flows import FlowError, mfa, notices, passkeys, password_reset
 from portal.flows.signin import sign_in as sign_in_flow
@@ -25,6 +24,7 @@ from portal.flows.signup import resend_code as resend_sign_up_code
 from portal.flows.signup import sign_up as sign_up_flow
 from portal.forms import EmptyForm
 from portal.htmx import render_page_or_partial
+from portal.origin import Origin
 from portal.web import (
     back_to_sign_in,
     device_token,
@@ -53,7 +53,7 @@ def sign_up():
                 form.value("email"),
                 form.value("username"),
                 form.value("password"),
-                Client.from_request(),
+                Origin.of_request(),
             )
         except FlowError as error:
             form.show(error)
@@ -88,7 +88,7 @@ def verify():
                 bound.get("id"),
                 bound.get("email"),
                 form.value("code"),
-                Client.from_request(),
+                Origin.of_request(),
                 kind="web",
                 device_token=device_token(),
             )
@@ -119,7 +119,7 @@ def resend_code():
     message, status = None, 200
     if form.validate_on_submit():
         pending = pending_by_id(_bound_sign_up().get("id"))
-        resend_sign_up_code(pending, Client.from_request())
+        resend_sign_up_code(pending, Origin.of_request())
         message = (
             "If your sign-up is still waiting, a new code is on its way. Codes can be sent "
             "once a minute; the newest one is the one that works."
@@ -144,7 +144,7 @@ def sign_in():
             user_session = sign_in_flow(
                 form.value("login"),
                 form.value("password"),
-                Client.from_request(),
+                Origin.of_request(),
                 kind="web",
                 device_token=device_token(),
             )
@@ -184,7 +184,7 @@ def second_step():
         try:
             user_session = mfa.complete_second_step(
                 pending["token"],
-                Client.from_request(),
+                Origin.of_request(),
                 code=None if recovery else form.value("code"),
                 recovery_code=form.value("recovery_code") if recovery else None,
                 kind="web",
@@ -229,7 +229,7 @@ def passkey_sign_in():
         user_session = passkeys.sign_in_with_passkey(
             body.get("challenge_id"),
             body.get("credential"),
-            Client.from_request(),
+            Origin.of_request(),
             kind="web",
             device_token=device_token(),
         )
@@ -243,7 +243,7 @@ def passkey_sign_in():
 @login_required
 def sign_out():
     """End this session on the server, then forget the cookie."""
-    sign_out_flow(current_user, current_user.session, Client.from_request())
+    sign_out_flow(current_user, current_user.session, Origin.of_request())
     return back_to_sign_in("You are signed out.")
 
 
@@ -251,7 +251,7 @@ def sign_out():
 @login_required
 def sign_out_everywhere():
     """End every session of this account, this one included."""
-    sign_out_everywhere_flow(current_user, Client.from_request())
+    sign_out_everywhere_flow(current_user, Origin.of_request())
     return back_to_sign_in("You are signed out on every device.")
 
 
@@ -262,7 +262,7 @@ def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         try:
-            password_reset.request_password_reset(form.value("email"), Client.from_request())
+            password_reset.request_password_reset(form.value("email"), Origin.of_request())
         except FlowError as error:
             form.show(error)
         else:
@@ -290,7 +290,7 @@ def reset_password(token: str):
         return render_template("auth/reset_invalid.html", message=error.message), 400
     if form.validate_on_submit():
         try:
-            password_reset.reset_password(token, form.value("password"), Client.from_request())
+            password_reset.reset_password(token, form.value("password"), Origin.of_request())
         except FlowError as error:
             if error.code == "invalid_reset_token":
                 return render_template("auth/reset_invalid.html", message=error.message), 400
@@ -321,7 +321,7 @@ def not_me(token: str):
         return render_template("auth/reset_invalid.html", message=error.message), 400
     if form.validate_on_submit():
         try:
-            notices.report_not_me(token, Client.from_request())
+            notices.report_not_me(token, Origin.of_request())
         except FlowError as error:
             return render_template("auth/reset_invalid.html", message=error.message), 400
         end_browser_session()

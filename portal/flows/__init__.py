@@ -1,6 +1,6 @@
 """Account flows: plain functions named after what a person does, shared by the HTML pages and
 the JSON API. A flow owns the rules and the one commit; it never looks at `request` (callers
-pass a `Client`). Failures raise FlowError with a stable `code` that both sides translate."""
+pass an `Origin`). Failures raise FlowError with a stable `code` that both sides translate."""
 
 
 class FlowError(Exception):

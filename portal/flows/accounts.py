@@ -9,11 +9,11 @@ from flask import current_app
 from sqlalchemy import func, or_, select
 
 from portal import clock, outbox
-from portal.client import Client
 from portal.extensions import db
 from portal.flows import invalid
 from portal.flows.validation import normalize_email
 from portal.models import EmailSend, User
+from portal.origin import Origin
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def recipient_hash(address: str) -> str:
     return hmac.new(key, f"mail:{address.lower()}".encode(), hashlib.sha256).hexdigest()
 
 
-def over_cap(to: str, kind: str, client: Client | None) -> bool:
+def over_cap(to: str, kind: str, origin: Origin | None) -> bool:
     """True when `to` (or the IP asking) had its share of this kind of email this hour."""
     if kind not in ANYONE_CAN_TRIGGER:
         return False  # security notices are never dropped
@@ -55,7 +55,7 @@ def over_cap(to: str, kind: str, client: Client | None) -> bool:
         PER_ADDRESS_PER_HOUR
     ):
         return True
-    ip = client.ip_address if client is not None else ""
+    ip = origin.ip_address if origin is not None else ""
     return bool(ip) and db.session.scalar(recent.where(EmailSend.ip_address == ip)) >= (
         PER_IP_PER_HOUR
     )
@@ -65,7 +65,7 @@ def send(
     to: str,
     kind: str,
     *,
-    client: Client | None = None,
+    origin: Origin | None = None,
     capped: bool = True,
     expires_at=None,
     **context,
@@ -73,7 +73,7 @@ def send(
     """Queue an email in the caller's transaction (the caller commits). Kinds anyone can
     trigger are dropped (False) past their caps, unless the owner asked from inside the
     account (`capped=False`). `expires_at`: a code or link dead by then is never sent."""
-    if capped and over_cap(to, kind, client):
+    if capped and over_cap(to, kind, origin):
         log.info("email_capped", extra={"kind": kind})
         return False
     outbox.enqueue_email(to, kind, expires_at=expires_at, **context)
@@ -81,7 +81,7 @@ def send(
         EmailSend(
             kind=kind,
             recipient_hash=recipient_hash(to),
-            ip_address=(client.ip_address if client is not None else "")[:64],
+            ip_address=(origin.ip_address if origin is not None else "")[:64],
         )
     )
     return True
@@ -96,18 +96,18 @@ def sign_in_facts(device: str, ip_address: str | None) -> dict:
     }
 
 
-def queue_for_address(job: str, email, client: Client) -> None:
+def queue_for_address(job: str, email, origin: Origin) -> None:
     """Check the address's form and queue `job` for it, committed. The job finds out whether
     an account or a sign-up is there, so what the request does (and how long it takes) is the
     same for every address."""
     email, problem = normalize_email(email)
     if problem:
         raise invalid({"email": [problem]})
-    outbox.enqueue_job(job, client, email=email)
+    outbox.enqueue_job(job, origin, email=email)
     db.session.commit()
 
 
-def notify(user: User, kind: str, *, client: Client | None = None, **context) -> None:
+def notify(user: User, kind: str, *, origin: Origin | None = None, **context) -> None:
     """A security notice to the account's owner, in the caller's transaction: never capped,
     never dropped; notices to one address within 10 minutes are merged into one email."""
     outbox.enqueue_notice(user.email, kind, recipient_hash(user.email), user=user, **context)

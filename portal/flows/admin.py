@@ -10,7 +10,6 @@ from functools import cache
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import load_only
 
-from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, activity, budget, events, invalid
 from portal.flows.accounts import find_by_email, send
@@ -20,6 +19,7 @@ from portal.flows.sessions import get_own_session, revoke, revoke_all
 from portal.flows.signup import username_taken
 from portal.flows.validation import check_new_password, normalize_email, normalize_username
 from portal.models import SecurityEvent, User, UserSession
+from portal.origin import Origin
 from portal.pagination import BadCursor, Page, decode, encode, page_of, read, text, values_of
 from portal.passwords import hash_password
 
@@ -203,7 +203,7 @@ def recent_events(user: User, limit: int = 20) -> list[SecurityEvent]:
 # -- acting ----------------------------------------------------------------------------------
 
 
-def end_user_session(admin: User, user_id, session_id, reason, client: Client) -> UserSession:
+def end_user_session(admin: User, user_id, session_id, reason, origin: Origin) -> UserSession:
     """End one session of an account; that device is signed out on its next request and its
     API token stops working at once. The owner sees the reason."""
     user = get_user(user_id)
@@ -213,7 +213,7 @@ def end_user_session(admin: User, user_id, session_id, reason, client: Client) -
     events.record(
         "session_ended",
         user,
-        client=client,
+        origin=origin,
         actor=admin,
         session=session,
         device=session.device_label,
@@ -223,20 +223,20 @@ def end_user_session(admin: User, user_id, session_id, reason, client: Client) -
     return session
 
 
-def end_all_user_sessions(admin: User, user_id, reason, client: Client) -> int:
+def end_all_user_sessions(admin: User, user_id, reason, origin: Origin) -> int:
     """End every session of an account (an admin acting on themselves keeps this one)."""
     user = get_user(user_id)
     reason = clean_reason(reason)
     keep = admin.session if admin.id == user.id else None
     count = revoke_all(user, f"{ENDED_BY_ADMIN}: {reason}", keep=keep)
     events.record(
-        "all_sessions_ended", user, client=client, actor=admin, count=count, reason=reason
+        "all_sessions_ended", user, origin=origin, actor=admin, count=count, reason=reason
     )
     db.session.commit()
     return count
 
 
-def disable_user(admin: User, user_id, client: Client, reason="") -> int:
+def disable_user(admin: User, user_id, origin: Origin, reason="") -> int:
     """Block sign-in and end every session (pages and API alike). Returns sessions ended."""
     user = get_user(user_id)
     reason = clean_reason(reason, required=False)
@@ -250,7 +250,7 @@ def disable_user(admin: User, user_id, client: Client, reason="") -> int:
     events.record(
         "account_disabled",
         user,
-        client=client,
+        origin=origin,
         actor=admin,
         sessions_ended=count,
         reason=reason or None,
@@ -259,54 +259,54 @@ def disable_user(admin: User, user_id, client: Client, reason="") -> int:
     return count
 
 
-def unlock_user(admin: User | None, user: User, client: Client | None = None) -> int:
+def unlock_user(admin: User | None, user: User, origin: Origin | None = None) -> int:
     """Clear the account's guessing budget (and its devices'): the owner may try again at
     once. For admins (`admin`) and operators (the CLI, `admin` None); recorded."""
     cleared = budget.clear(user)
     events.record(
-        "account_unlocked", user, client=client, actor=admin, by="admin" if admin else "operator"
+        "account_unlocked", user, origin=origin, actor=admin, by="admin" if admin else "operator"
     )
     db.session.commit()
     return cleared
 
 
-def enable_user(admin: User, user_id, client: Client) -> User:
+def enable_user(admin: User, user_id, origin: Origin) -> User:
     user = get_user(user_id)
     if not user.is_active:
         user.is_active = True
-        events.record("account_enabled", user, client=client, actor=admin)
+        events.record("account_enabled", user, origin=origin, actor=admin)
         db.session.commit()
     return user
 
 
-def delete_user(admin: User, user_id, client: Client) -> None:
+def delete_user(admin: User, user_id, origin: Origin) -> None:
     """Delete another account for good; its owner is told by email."""
     user = get_user(user_id)
     _check_removal(admin, user, "delete")
     email, username = user.email, user.username
-    events.record("account_deleted", user, client=client, actor=admin)
+    events.record("account_deleted", user, origin=origin, actor=admin)
     db.session.delete(user)
-    send(email, "account_deleted", client=client, username=username, by_admin=True)
+    send(email, "account_deleted", origin=origin, username=username, by_admin=True)
     db.session.commit()
 
 
-def promote(admin: User | None, user: User, client: Client | None = None, **data) -> bool:
+def promote(admin: User | None, user: User, origin: Origin | None = None, **data) -> bool:
     """Make an account an admin (False when it already was). `admin` is None from the CLI."""
     if user.is_admin:
         return False
     user.is_admin = True
-    events.record("admin_promoted", user, client=client, actor=admin, **data)
+    events.record("admin_promoted", user, origin=origin, actor=admin, **data)
     db.session.commit()
     return True
 
 
-def demote(admin: User | None, user: User, client: Client | None = None, **data) -> bool:
+def demote(admin: User | None, user: User, origin: Origin | None = None, **data) -> bool:
     """Take admin rights away; never one's own, never the last active admin's."""
     if not user.is_admin:
         return False
     _check_removal(admin, user, "demote")
     user.is_admin = False
-    events.record("admin_demoted", user, client=client, actor=admin, **data)
+    events.record("admin_demoted", user, origin=origin, actor=admin, **data)
     db.session.commit()
     return True
 

@@ -14,9 +14,9 @@ from flask import current_app
 from sqlalchemy import delete, select
 
 from portal import clock, one_time_secrets
-from portal.client import Client
 from portal.extensions import db
 from portal.models import Device, User
+from portal.origin import Origin
 
 
 def _hash(token: str) -> str:
@@ -43,7 +43,7 @@ NOT_LOOKED_UP = object()
 
 
 def remember(
-    user: User, kind: str, client: Client, token=None, *, known=NOT_LOOKED_UP
+    user: User, kind: str, origin: Origin, token=None, *, known=NOT_LOOKED_UP
 ) -> tuple[Device, str, bool]:
     """After a completed sign-in: (device, its token, whether to announce it: new to an
     account that already has known devices). The first device of an account (a new account,
@@ -60,14 +60,14 @@ def remember(
     now = clock.utcnow()
     if device is not None:
         device.last_used_at = now
-        device.device_label = client.device
+        device.device_label = origin.device
         return device, token, False
     has_others = db.session.scalar(select(Device.id).where(Device.user_id == user.id).limit(1))
     device = Device(
         user_id=user.id,
         token_hash=_hash(token),
         kind=kind,
-        device_label=client.device,
+        device_label=origin.device,
         created_at=now,
         last_used_at=now,
     )

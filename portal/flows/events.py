@@ -3,9 +3,9 @@
 import logging
 
 from portal import metrics
-from portal.client import Client
 from portal.extensions import db
 from portal.models import SecurityEvent, User, UserSession
+from portal.origin import Origin
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ def record(
     kind: str,
     user: User | None,
     *,
-    client: Client | None = None,
+    origin: Origin | None = None,
     actor: User | None = None,
     session: UserSession | None = None,
     **data,
@@ -39,8 +39,8 @@ def record(
             email=(user.email if user else "")[:254],
             actor_id=actor.id if actor else None,
             session_id=session.id if session else None,
-            ip_address=(client.ip_address if client else "")[:64],
-            device_label=(client.device if client and client.user_agent else "")[:128],
+            ip_address=(origin.ip_address if origin else "")[:64],
+            device_label=(origin.device if origin and origin.user_agent else "")[:128],
             data=safe,
         )
         db.session.add(event)

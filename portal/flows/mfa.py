@@ -14,12 +14,12 @@ from flask import current_app
 from sqlalchemy import delete, select
 
 from portal import clock, one_time_secrets
-from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, budget, events, invalid, recovery_codes, totp
 from portal.flows.accounts import notify, sign_in_facts
 from portal.flows.admin import clean_reason
 from portal.models import Device, MfaToken, Passkey, User, UserSession, forget_mfa_summary
+from portal.origin import Origin
 
 TOKEN_LIFETIME = timedelta(minutes=5)
 MAX_WRONG_CODES = 3
@@ -88,7 +88,7 @@ def find_token(token, kind: str, *, lock: bool = False) -> MfaToken | None:
 
 
 def complete_second_step(
-    token, client: Client, *, code=None, recovery_code=None, kind="web", device_token=None
+    token, origin: Origin, *, code=None, recovery_code=None, kind="web", device_token=None
 ) -> UserSession:
     """Spend the token with an authenticator code or a recovery code: the session starts
     (through signin.complete_sign_in: device remembered, new-device notice). Commits."""
@@ -118,7 +118,7 @@ def complete_second_step(
         method = "recovery_code" if left is not None else None
 
     if method is None:
-        _wrong_code(row, user, client, key)
+        _wrong_code(row, user, origin, key)
         field = "code" if code else "recovery_code"
         raise FlowError(
             "invalid_code",
@@ -128,23 +128,23 @@ def complete_second_step(
 
     row.used_at = clock.utcnow()
     if left is not None:
-        totp.recovery_code_used(user, left, client)
-    return complete_sign_in(user, kind, client, device_token, second_factor=method, method=method)
+        totp.recovery_code_used(user, left, origin)
+    return complete_sign_in(user, kind, origin, device_token, second_factor=method, method=method)
 
 
-def _wrong_code(row: MfaToken, user: User, client: Client, key: str) -> None:
+def _wrong_code(row: MfaToken, user: User, origin: Origin, key: str) -> None:
     """Count it on the token (the third kills it) and on the budget; the first one after a
     right password emails the owner. Commits (through budget.charge)."""
     row.failures += 1
     if row.failures >= MAX_WRONG_CODES:
         row.used_at = clock.utcnow()
-    events.record("second_step_failed", user, client=client, tries=row.failures)
+    events.record("second_step_failed", user, origin=origin, tries=row.failures)
     if row.failures == 1:
         notify(
             user,
             "second_step_failed",
-            client=client,
-            **sign_in_facts(client.device, client.ip_address),
+            origin=origin,
+            **sign_in_facts(origin.device, origin.ip_address),
         )
     budget.charge(key, user)
 
@@ -166,7 +166,7 @@ def admin_may_act(session: UserSession | None) -> bool:
 
 
 def reset_second_factors(
-    admin: User | None, user: User, reason, client: Client | None = None, **data
+    admin: User | None, user: User, reason, origin: Origin | None = None, **data
 ) -> int:
     """Remove the authenticator app, recovery codes and every passkey of an account (lost
     phone, support checked who they are). `admin` is None for the CLI. The owner is emailed
@@ -183,7 +183,7 @@ def reset_second_factors(
     events.record(
         "mfa_reset",
         user,
-        client=client,
+        origin=origin,
         actor=admin,
         reason=reason or None,
         totp=had_totp,
@@ -191,6 +191,6 @@ def reset_second_factors(
         by="admin" if admin is not None else "operator",
         **data,
     )
-    notify(user, "mfa_disabled", client=client, by_admin=True, reason=reason)
+    notify(user, "mfa_disabled", origin=origin, by_admin=True, reason=reason)
     db.session.commit()
     return removed

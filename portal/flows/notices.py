@@ -8,26 +8,26 @@ its devices and emails a reset link."""
 from datetime import timedelta
 
 from portal import clock
-from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, codes, devices, events
 from portal.flows.accounts import notify, send, sign_in_facts
 from portal.flows.sessions import revoke_all
 from portal.links import absolute_url
 from portal.models import User, UserSession
+from portal.origin import Origin
 
 NOT_ME = "not_me"
 NOT_ME_LIFETIME = timedelta(days=7)
 
 
-def announce_new_sign_in(user: User, session: UserSession, client: Client) -> None:
+def announce_new_sign_in(user: User, session: UserSession, origin: Origin) -> None:
     """Email the owner about a sign-in from a new device, with a "wasn't me" link (single
     use, stored hashed, 7 days). In the caller's transaction."""
     token = codes.issue_token(user, NOT_ME, lifetime=NOT_ME_LIFETIME, supersede=False)
     notify(
         user,
         "new_sign_in",
-        client=client,
+        origin=origin,
         **sign_in_facts(session.device_label, session.ip_address),
         link=absolute_url("auth.not_me", token=token),
     )
@@ -40,7 +40,7 @@ def check_not_me(token) -> User:
     return record.user
 
 
-def report_not_me(token, client: Client) -> User:
+def report_not_me(token, origin: Origin) -> User:
     """Someone else signed in: every session ends, every device is forgotten, and a reset
     link goes to the owner (the one place a reset link is sent without being asked for)."""
     from portal.flows.password_reset import RESET, reset_link
@@ -53,11 +53,11 @@ def report_not_me(token, client: Client) -> User:
     ended = revoke_all(user, "Ended after a “this wasn't me” report")
     devices.void_all(user)
     reset_token = codes.issue_token(user, RESET)
-    events.record("not_me_reported", user, client=client, sessions_ended=ended)
+    events.record("not_me_reported", user, origin=origin, sessions_ended=ended)
     send(
         user.email,
         RESET,
-        client=client,
+        origin=origin,
         capped=False,
         expires_at=clock.utcnow() + codes.RESET_LIFETIME,
         user=user,

@@ -34,11 +34,11 @@ from webauthn.helpers.structs import (
 )
 
 from portal import clock
-from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, events, invalid, reauth
 from portal.flows.accounts import notify
 from portal.models import Passkey, User, UserSession, WebAuthnChallenge, forget_mfa_summary
+from portal.origin import Origin
 
 CHALLENGE_LIFETIME = timedelta(minutes=5)
 TIMEOUT_MS = 5 * 60 * 1000
@@ -130,21 +130,21 @@ def _options_json(options) -> dict:
 # -- adding and managing ----------------------------------------------------------------------
 
 
-def clean_name(name, client: Client | None = None) -> str:
+def clean_name(name, origin: Origin | None = None) -> str:
     name = " ".join(name.split()) if isinstance(name, str) else ""
     if not name:
-        return f"Passkey on {client.device}"[:NAME_MAX] if client is not None else "Passkey"
+        return f"Passkey on {origin.device}"[:NAME_MAX] if origin is not None else "Passkey"
     if len(name) > NAME_MAX:
         raise invalid({"name": [f"Keep the name under {NAME_MAX} characters."]})
     return name
 
 
 def registration_options(
-    user: User, session: UserSession | None, password, client: Client, *, code=None
+    user: User, session: UserSession | None, password, origin: Origin, *, code=None
 ) -> dict:
     """After re-authentication: creation options (WebAuthn JSON) for a new passkey of this
     account, its challenge bound to this session. Commits."""
-    reauth.confirm_identity(user, session, password, client, code=code)
+    reauth.confirm_identity(user, session, password, origin, code=code)
     row = _new_challenge(REGISTER, user, session)
     existing = db.session.scalars(select(Passkey).where(Passkey.user_id == user.id)).all()
     options = webauthn.generate_registration_options(
@@ -181,11 +181,11 @@ def _bad_credential(message: str = "This passkey could not be checked. Try again
 
 
 def add_passkey(
-    user: User, session: UserSession | None, credential, name, client: Client
+    user: User, session: UserSession | None, credential, name, origin: Origin
 ) -> Passkey:
     """Keep the passkey the authenticator made for the options this session asked for (the
     re-authentication happened then). The owner is emailed. Commits."""
-    name = clean_name(name, client)
+    name = clean_name(name, origin)
     try:
         parsed = parse_registration_credential_json(credential)
         challenge = parse_client_data_json(parsed.response.client_data_json).challenge
@@ -222,8 +222,8 @@ def add_passkey(
     forget_mfa_summary(user)
     if session is not None:
         session.second_factor = METHOD
-    events.record("passkey_added", user, client=client, session=session, name=name)
-    notify(user, "passkey_added", client=client, name=name, device=client.device)
+    events.record("passkey_added", user, origin=origin, session=session, name=name)
+    notify(user, "passkey_added", origin=origin, name=name, device=origin.device)
     db.session.commit()
     return passkey
 
@@ -250,30 +250,30 @@ def get_own_passkey(user: User, passkey_id) -> Passkey:
     return passkey
 
 
-def rename_passkey(user: User, passkey_id, name, client: Client) -> Passkey:
+def rename_passkey(user: User, passkey_id, name, origin: Origin) -> Passkey:
     passkey = get_own_passkey(user, passkey_id)
     if not isinstance(name, str) or not name.strip():
         raise invalid({"name": ["Give the passkey a name."]})
     old, passkey.name = passkey.name, clean_name(name)
-    events.record("passkey_renamed", user, client=client, old=old, new=passkey.name)
+    events.record("passkey_renamed", user, origin=origin, old=old, new=passkey.name)
     db.session.commit()
     return passkey
 
 
 def remove_passkey(
-    user: User, session: UserSession | None, passkey_id, password, client: Client, *, code=None
+    user: User, session: UserSession | None, passkey_id, password, origin: Origin, *, code=None
 ) -> None:
     """After re-authentication: the passkey no longer signs in. Commits."""
     passkey = get_own_passkey(user, passkey_id)
-    reauth.confirm_identity(user, session, password, client, code=code)
+    reauth.confirm_identity(user, session, password, origin, code=code)
     name = passkey.name
     db.session.delete(passkey)
     forget_mfa_summary(user)
-    events.record("passkey_removed", user, client=client, session=session, name=name)
+    events.record("passkey_removed", user, origin=origin, session=session, name=name)
     db.session.commit()
 
 
-def remove_by_admin(admin: User, user: User, passkey_id, reason, client: Client) -> str:
+def remove_by_admin(admin: User, user: User, passkey_id, reason, origin: Origin) -> str:
     """An admin removes one passkey of an account (lost device); recorded, naming the admin.
     Returns its name. Commits."""
     from portal.flows.admin import clean_reason
@@ -284,7 +284,7 @@ def remove_by_admin(admin: User, user: User, passkey_id, reason, client: Client)
     db.session.delete(passkey)
     forget_mfa_summary(user)
     events.record(
-        "passkey_removed", user, client=client, actor=admin, name=name, reason=reason or None
+        "passkey_removed", user, origin=origin, actor=admin, name=name, reason=reason or None
     )
     db.session.commit()
     return name
@@ -318,7 +318,7 @@ def _refused(message: str = "That passkey could not sign you in.") -> FlowError:
 
 
 def _verify_assertion(
-    purpose: str, challenge_id, credential, client: Client, *, user=None, session=None
+    purpose: str, challenge_id, credential, origin: Origin, *, user=None, session=None
 ) -> Passkey:
     """A verified assertion for a live challenge: the passkey, its counter moved on (caller
     commits). Refusals raise 401 `invalid_credentials`; a counter that did not move forward
@@ -338,7 +338,7 @@ def _verify_assertion(
         .execution_options(populate_existing=True)
     )
     if passkey is None or (user is not None and passkey.user_id != user.id):
-        events.record("passkey_sign_in_failed", user, client=client, reason="unknown passkey")
+        events.record("passkey_sign_in_failed", user, origin=origin, reason="unknown passkey")
         db.session.commit()
         raise _refused("This passkey is not (or no longer) linked to an account here.")
     owner = db.session.get(User, passkey.user_id)
@@ -354,7 +354,7 @@ def _verify_assertion(
     except Exception:
         verified = None
     if verified is None or (handle and handle != owner.id.bytes):
-        events.record("passkey_sign_in_failed", owner, client=client, name=passkey.name)
+        events.record("passkey_sign_in_failed", owner, origin=origin, name=passkey.name)
         db.session.commit()
         raise _refused()
     presented, stored = verified.new_sign_count, passkey.sign_count
@@ -362,7 +362,7 @@ def _verify_assertion(
         events.record(
             "passkey_counter_refused",
             owner,
-            client=client,
+            origin=origin,
             name=passkey.name,
             stored=stored,
             presented=presented,
@@ -379,12 +379,12 @@ def _verify_assertion(
 
 
 def sign_in_with_passkey(
-    challenge_id, credential, client: Client, *, kind: str = "web", device_token=None
+    challenge_id, credential, origin: Origin, *, kind: str = "web", device_token=None
 ):
     """A passkey with user verification: both factors, a session at once. Commits."""
     from portal.flows.signin import complete_sign_in
 
-    passkey = _verify_assertion(SIGN_IN, challenge_id, credential, client)
+    passkey = _verify_assertion(SIGN_IN, challenge_id, credential, origin)
     user = db.session.get(User, passkey.user_id)
     if not user.is_active:
         db.session.commit()
@@ -392,20 +392,20 @@ def sign_in_with_passkey(
             "account_disabled", "This account has been disabled. Contact support for help."
         )
     return complete_sign_in(
-        user, kind, client, device_token, second_factor=METHOD, method=METHOD, name=passkey.name
+        user, kind, origin, device_token, second_factor=METHOD, method=METHOD, name=passkey.name
     )
 
 
 def confirm_identity_with_passkey(
-    user: User, session: UserSession | None, challenge_id, credential, client: Client
+    user: User, session: UserSession | None, challenge_id, credential, origin: Origin
 ) -> None:
     """Re-authentication with one of the account's passkeys (user verified). Commits."""
     try:
         passkey = _verify_assertion(
-            REAUTH, challenge_id, credential, client, user=user, session=session
+            REAUTH, challenge_id, credential, origin, user=user, session=session
         )
     except FlowError as error:
-        reauth.refuse(user, session, client, {"credential": [error.message]})
+        reauth.refuse(user, session, origin, {"credential": [error.message]})
     reauth.proven(session)
-    events.record("reauthenticated", user, client=client, session=session, name=passkey.name)
+    events.record("reauthenticated", user, origin=origin, session=session, name=passkey.name)
     db.session.commit()

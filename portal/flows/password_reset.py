@@ -1,7 +1,6 @@
 """Forgotten password: request a link, set a new password."""
 
 from portal import clock, outbox
-from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, budget, codes, devices, events, invalid
 from portal.flows.accounts import find_by_email, notify, over_cap, queue_for_address, send
@@ -9,31 +8,32 @@ from portal.flows.sessions import revoke_all
 from portal.flows.validation import check_new_password
 from portal.links import absolute_url
 from portal.models import User
+from portal.origin import Origin
 from portal.passwords import hash_password
 
 RESET = "reset_password"
 
 
-def request_password_reset(email, client: Client) -> None:
+def request_password_reset(email, origin: Origin) -> None:
     """Email a single-use link if the account exists. The request only validates the address
     and queues one job; the worker decides, so what the request does (and how long it takes)
     is the same for every address."""
-    queue_for_address("reset_link", email, client)
+    queue_for_address("reset_link", email, origin)
 
 
 @outbox.job("reset_link")
-def send_reset_link(client: Client, email: str) -> None:
+def send_reset_link(origin: Origin, email: str) -> None:
     """The job: a new link (the older one dies) for an active account, unless the address had
     its share of emails this hour (then the link it holds stays good); nothing otherwise."""
     user = find_by_email(email)
-    if user is None or not user.is_active or over_cap(user.email, RESET, client):
+    if user is None or not user.is_active or over_cap(user.email, RESET, origin):
         return
     token = codes.issue_token(user, RESET)
-    events.record("password_reset_requested", user, client=client)
+    events.record("password_reset_requested", user, origin=origin)
     send(
         user.email,
         RESET,
-        client=client,
+        origin=origin,
         expires_at=clock.utcnow() + codes.RESET_LIFETIME,
         user=user,
         link=reset_link(token),
@@ -58,7 +58,7 @@ def check_reset_token(token) -> User:
     return record.user
 
 
-def reset_password(token, password, client: Client) -> User:
+def reset_password(token, password, origin: Origin) -> User:
     """Set a new password: every session ends, every device is forgotten, the guessing budget
     is cleared, the owner is told by email; no sign-in."""
     record = codes.find_token(RESET, token, lock=True)
@@ -73,8 +73,8 @@ def reset_password(token, password, client: Client) -> User:
     ended = revoke_all(user, "Password was reset")
     devices.void_all(user)
     budget.clear(user)
-    events.record("password_reset_completed", user, client=client, sessions_ended=ended)
-    notify(user, "password_changed", client=client, device=client.device)
+    events.record("password_reset_completed", user, origin=origin, sessions_ended=ended)
+    notify(user, "password_changed", origin=origin, device=origin.device)
     db.session.commit()
     return user
 

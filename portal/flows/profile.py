@@ -8,7 +8,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from portal import clock, outbox
-from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, budget, codes, events, invalid
 from portal.flows.accounts import find_by_email, notify, over_cap, send
@@ -23,6 +22,7 @@ from portal.flows.validation import (
     plain_password,
 )
 from portal.models import SecurityEvent, User, UserSession
+from portal.origin import Origin
 from portal.passwords import hash_password
 
 EMAIL_CHANGE = "email_change"
@@ -30,7 +30,7 @@ MAX_EMAIL_CHANGE_CODES_PER_HOUR = 5
 USERNAME_TAKEN = "That username is taken. Try another."
 
 
-def change_username(user: User, username, client: Client) -> User:
+def change_username(user: User, username, origin: Origin) -> User:
     """The profile page's rename: the username rules, then one commit."""
     errors: dict[str, list[str]] = {}
     new = _new_username(user, username, errors)
@@ -38,12 +38,12 @@ def change_username(user: User, username, client: Client) -> User:
         raise _refusal(errors)
     with _one_commit():
         if new is not None:
-            _rename(user, new, client)
+            _rename(user, new, origin)
     return user
 
 
 def request_email_change(
-    user: User, email, password, session: UserSession | None, client: Client, *, code=None
+    user: User, email, password, session: UserSession | None, origin: Origin, *, code=None
 ) -> User:
     """Send a code to the new address; the email changes only when it is confirmed. Needs
     re-authentication, and at most 5 codes go out per account per hour whatever the target.
@@ -57,8 +57,8 @@ def request_email_change(
     if new is None:
         raise invalid({"email": ["That is already your email address."]})
     _check_email_codes_left(user, new)
-    confirm_identity(user, session, password, client, code=code)
-    _ask_for_email(user, new, session, client)
+    confirm_identity(user, session, password, origin, code=code)
+    _ask_for_email(user, new, session, origin)
     db.session.commit()  # the code, or (when none goes out) the proof of identity alone
     return user
 
@@ -66,7 +66,7 @@ def request_email_change(
 def update_profile(
     user: User,
     session: UserSession | None,
-    client: Client,
+    origin: Origin,
     *,
     username=None,
     email=None,
@@ -85,12 +85,12 @@ def update_profile(
         raise _refusal(errors)
     if new_email is not None:
         _check_email_codes_left(user, new_email)
-        confirm_identity(user, session, password, client, code=code)
+        confirm_identity(user, session, password, origin, code=code)
     with _one_commit():
         if new_username is not None:
-            _rename(user, new_username, client)
+            _rename(user, new_username, origin)
         if new_email is not None:
-            _ask_for_email(user, new_email, session, client)
+            _ask_for_email(user, new_email, session, origin)
     return user
 
 
@@ -126,10 +126,10 @@ def _refusal(errors: dict) -> FlowError:
     return invalid(errors)
 
 
-def _rename(user: User, username: str, client: Client) -> None:
+def _rename(user: User, username: str, origin: Origin) -> None:
     old = user.username
     user.username = username
-    events.record("username_changed", user, client=client, old=old, new=username)
+    events.record("username_changed", user, origin=origin, old=old, new=username)
 
 
 def _too_soon_for_another(user: User, email: str) -> bool:
@@ -160,16 +160,16 @@ def _check_email_codes_left(user: User, email: str) -> None:
         )
 
 
-def _ask_for_email(user: User, email: str, session: UserSession | None, client: Client) -> None:
+def _ask_for_email(user: User, email: str, session: UserSession | None, origin: Origin) -> None:
     """The code to the new address, in the caller's transaction (identity already proven)."""
     if _too_soon_for_another(user, email):
         return  # the first code is still on its way
-    if over_cap(email, EMAIL_CHANGE, client):
+    if over_cap(email, EMAIL_CHANGE, origin):
         return  # the address had its share this hour: the code it holds stays
     user.pending_email = email
     code = codes.issue_code(user, EMAIL_CHANGE, target=email)
-    events.record("email_change_requested", user, client=client, session=session, new=email)
-    outbox.enqueue_job("email_change_code", client, user_id=str(user.id), email=email, code=code)
+    events.record("email_change_requested", user, origin=origin, session=session, new=email)
+    outbox.enqueue_job("email_change_code", origin, user_id=str(user.id), email=email, code=code)
 
 
 @contextmanager
@@ -186,19 +186,19 @@ def _one_commit():
 
 
 @outbox.job("email_change_code")
-def send_email_change_code(client: Client, user_id: str, email: str, code: str) -> None:
+def send_email_change_code(origin: Origin, user_id: str, email: str, code: str) -> None:
     """The job: the code to the new address, or an "account exists" note to its owner."""
     user = db.session.get(User, uuid.UUID(user_id))
     if user is None:
         return
     owner = find_by_email(email)
     if owner is not None:
-        send(email, "account_exists", client=client, user=owner)
+        send(email, "account_exists", origin=origin, user=owner)
         return
     send(
         email,
         EMAIL_CHANGE,
-        client=client,
+        origin=origin,
         expires_at=clock.utcnow() + codes.CODE_LIFETIME,
         user=user,
         code=code,
@@ -206,7 +206,7 @@ def send_email_change_code(client: Client, user_id: str, email: str, code: str) 
     )
 
 
-def confirm_email_change(user: User, code, client: Client) -> User:
+def confirm_email_change(user: User, code, origin: Origin) -> User:
     """Spend the code sent to the new address (wrong ones spend the account's guessing
     budget); the old address is told of the change, and reset links die."""
     key = budget.for_user(user)
@@ -219,9 +219,9 @@ def confirm_email_change(user: User, code, client: Client) -> User:
     user.email = new
     user.pending_email = None
     discard_reset_links(user)
-    events.record("email_changed", user, client=client, old=old, new=new)
+    events.record("email_changed", user, origin=origin, old=old, new=new)
     # The old address hears of it, so a hijacked session can't quietly take the account.
-    send(old, "email_changed", client=client, user=user, new_email=new, device=client.device)
+    send(old, "email_changed", origin=origin, user=user, new_email=new, device=origin.device)
     try:
         db.session.commit()
     except IntegrityError:
@@ -242,7 +242,7 @@ def change_password(
     current_password,
     new_password,
     current: UserSession | None,
-    client: Client,
+    origin: Origin,
     *,
     code=None,
 ) -> User:
@@ -250,7 +250,7 @@ def change_password(
     links die."""
     if not plain_password(current_password):
         raise invalid({"current_password": ["Enter your current password."]})
-    confirm_identity(user, current, current_password, client, field="current_password", code=code)
+    confirm_identity(user, current, current_password, origin, field="current_password", code=code)
     problem = check_new_password(new_password, email=user.email, username=user.username)
     if not problem and new_password == current_password:
         problem = "Choose a password different from your current one."
@@ -260,22 +260,22 @@ def change_password(
     user.password_hash = hash_password(new_password)
     discard_reset_links(user)
     ended = revoke_all(user, "Password was changed", keep=current)
-    events.record("password_changed", user, client=client, session=current, sessions_ended=ended)
-    notify(user, "password_changed", client=client, device=client.device)
+    events.record("password_changed", user, origin=origin, session=current, sessions_ended=ended)
+    notify(user, "password_changed", origin=origin, device=origin.device)
     db.session.commit()
     return user
 
 
 def delete_account(
-    user: User, password, session: UserSession | None, client: Client, *, code=None
+    user: User, password, session: UserSession | None, origin: Origin, *, code=None
 ) -> None:
     """Needs the password (always, even after a recent proof). Sessions and codes go with the
     account; its events stay, detached, with the email they were about."""
     if not plain_password(password):
         raise invalid({"password": ["Enter your password to delete the account."]})
-    confirm_identity(user, session, password, client, code=code)
+    confirm_identity(user, session, password, origin, code=code)
     email, username = user.email, user.username
-    events.record("account_deleted", user, client=client)
+    events.record("account_deleted", user, origin=origin)
     db.session.delete(user)
-    send(email, "account_deleted", client=client, username=username)
+    send(email, "account_deleted", origin=origin, username=username)
     db.session.commit()

@@ -12,12 +12,12 @@ the session that tried.
 from datetime import timedelta
 
 from portal import clock
-from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, events, invalid
 from portal.flows.sessions import revoke
 from portal.flows.validation import plain_password
 from portal.models import User, UserSession
+from portal.origin import Origin
 from portal.passwords import verify_password
 
 RECENT = timedelta(minutes=10)
@@ -34,7 +34,7 @@ def confirm_identity(
     user: User,
     session: UserSession | None,
     password,
-    client: Client,
+    origin: Origin,
     *,
     field="password",
     code=None,
@@ -53,7 +53,7 @@ def confirm_identity(
         raise invalid({field: ["Enter your password to confirm it's you."]})
     if not totp.is_enabled(user):
         if not verify_password(user.password_hash, password):
-            refuse(user, session, client, {field: [_wrong_password(field)]})
+            refuse(user, session, origin, {field: [_wrong_password(field)]})
         proven(session)
         return
     # Both are asked for before either is checked, and a refusal names both, so a stolen
@@ -66,7 +66,7 @@ def confirm_identity(
         totp.check_second_factor(user, code) is None
     ):
         wrong = "That password or code is not right."
-        refuse(user, session, client, {field: [wrong], code_field: [wrong]})
+        refuse(user, session, origin, {field: [wrong], code_field: [wrong]})
     proven(session)
 
 
@@ -83,17 +83,17 @@ def _wrong_password(field: str) -> str:
     return "That is not your password."
 
 
-def refuse(user: User, session: UserSession | None, client: Client, errors: dict):
+def refuse(user: User, session: UserSession | None, origin: Origin, errors: dict):
     """A wrong password or code: counted on the session; the 5th in a row ends it."""
     db.session.rollback()  # nothing of the refused change may be written with the failure
     failures = 1
     if session is not None:
         session.reauth_failures += 1
         failures = session.reauth_failures
-    events.record("reauth_failed", user, client=client, session=session, tries=failures)
+    events.record("reauth_failed", user, origin=origin, session=session, tries=failures)
     if failures >= MAX_FAILURES:
         revoke(session, "Too many wrong passwords")
-        events.record("session_ended_reauth", user, client=client, session=session)
+        events.record("session_ended_reauth", user, origin=origin, session=session)
         db.session.commit()
         raise FlowError(
             "session_ended",
@@ -104,12 +104,12 @@ def refuse(user: User, session: UserSession | None, client: Client, errors: dict
     raise invalid(errors)
 
 
-def prove_identity(user: User, session: UserSession | None, password, client: Client, *, code=None):
+def prove_identity(user: User, session: UserSession | None, password, origin: Origin, *, code=None):
     """The pages' "confirm it's you" step: a proof on its own, good for 10 minutes of
     changes on this session. Commits."""
     if not plain_password(password):
         raise invalid({"password": ["Enter your password to confirm it's you."]})
-    confirm_identity(user, session, password, client, code=code)
+    confirm_identity(user, session, password, origin, code=code)
     db.session.commit()
 
 

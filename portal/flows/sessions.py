@@ -7,10 +7,10 @@ from flask import current_app
 from sqlalchemy import bindparam, select, update
 
 from portal import clock
-from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, events, invalid
 from portal.models import User, UserSession
+from portal.origin import Origin
 from portal.pagination import BadCursor, Page, keyset_page
 
 # last_seen_at is written at most this often, so a busy session costs no write per request.
@@ -18,7 +18,7 @@ TOUCH_INTERVAL = timedelta(minutes=1)
 TOO_MANY = "Too many active sessions"
 
 
-def start_session(user: User, kind: str, client: Client, **columns) -> UserSession:
+def start_session(user: User, kind: str, origin: Origin, **columns) -> UserSession:
     """A new session row at every sign-in (never reuse one: no fixation); past the cap of
     active sessions, the least recently used other one ends. Caller commits."""
     now = clock.utcnow()
@@ -26,9 +26,9 @@ def start_session(user: User, kind: str, client: Client, **columns) -> UserSessi
         id=uuid.uuid4(),
         user=user,
         kind=kind,
-        user_agent=client.user_agent[:512],
-        device_label=client.device,
-        ip_address=client.ip_address[:64],
+        user_agent=origin.user_agent[:512],
+        device_label=origin.device,
+        ip_address=origin.ip_address[:64],
         created_at=now,
         last_seen_at=now,
         # An app's session carries the jti of the refresh token it may exchange (flows/
@@ -40,7 +40,7 @@ def start_session(user: User, kind: str, client: Client, **columns) -> UserSessi
     db.session.add(session)
     user.last_login_at = now
     user.session = session
-    _end_least_recently_used(user, session, client)
+    _end_least_recently_used(user, session, origin)
     return session
 
 
@@ -53,7 +53,7 @@ def next_expiry(session: UserSession, now: datetime) -> datetime:
     return min(now + idle, session.created_at + lifetime)
 
 
-def _end_least_recently_used(user: User, new: UserSession, client: Client) -> None:
+def _end_least_recently_used(user: User, new: UserSession, origin: Origin) -> None:
     """Keep at most MAX_ACTIVE_SESSIONS active: end the least recently used others, in one
     UPDATE whatever their number (a sign-in costs the same with 2 sessions or 2,000)."""
     if user.id is None:
@@ -75,7 +75,7 @@ def _end_least_recently_used(user: User, new: UserSession, client: Client) -> No
     ).all()
     for session in ended:
         events.record(
-            "session_evicted", user, client=client, session=session, device=session.device_label
+            "session_evicted", user, origin=origin, session=session, device=session.device_label
         )
 
 
@@ -147,13 +147,13 @@ def _span(delta: timedelta) -> str:
     return f"{number} {unit}{'' if number == 1 else 's'}"
 
 
-def touch(session: UserSession, client: Client) -> None:
+def touch(session: UserSession, origin: Origin) -> None:
     """Note activity, at most once a minute (commits its own small update). A web session's
     idle time starts again; an API session's only with a refresh (flows/token_pairs.py)."""
     now = clock.utcnow()
     if now - session.last_seen_at < TOUCH_INTERVAL:
         return
-    values = {"last_seen_at": now, "ip_address": client.ip_address[:64] or session.ip_address}
+    values = {"last_seen_at": now, "ip_address": origin.ip_address[:64] or session.ip_address}
     if session.kind == "web":
         values["expires_at"] = next_expiry(session, now)
     db.session.execute(update(UserSession).where(UserSession.id == session.id).values(**values))
@@ -248,19 +248,19 @@ def get_own_session(user: User, session_id) -> UserSession:
     return session
 
 
-def end_session(user: User, session_id, client: Client) -> UserSession:
+def end_session(user: User, session_id, origin: Origin) -> UserSession:
     """The user ends one of their sessions (this device or another)."""
     session = get_own_session(user, session_id)
     revoke(session, "Ended by you")
     events.record(
-        "session_ended", user, client=client, session=session, device=session.device_label
+        "session_ended", user, origin=origin, session=session, device=session.device_label
     )
     db.session.commit()
     return session
 
 
-def end_other_sessions(user: User, current: UserSession, client: Client) -> int:
+def end_other_sessions(user: User, current: UserSession, origin: Origin) -> int:
     count = revoke_all(user, "Ended by you", keep=current)
-    events.record("other_sessions_ended", user, client=client, session=current, count=count)
+    events.record("other_sessions_ended", user, origin=origin, session=current, count=count)
     db.session.commit()
     return count

@@ -1,19 +1,19 @@
 """Sign-in and sign-out."""
 
-from portal.client import Client
 from portal.extensions import commit_keeping_loaded, db
 from portal.flows import FlowError, budget, devices, events, invalid, mfa, notices, signup
 from portal.flows.accounts import find_by_login
 from portal.flows.sessions import revoke, revoke_all, start_session
 from portal.flows.validation import plain_password
 from portal.models import User, UserSession
+from portal.origin import Origin
 from portal.passwords import burn_password_check, hash_password, needs_rehash, verify_password
 
 WRONG = "That email, username or password is not right."
 
 
 def sign_in(
-    login, password, client: Client, *, kind: str = "web", device_token=None
+    login, password, origin: Origin, *, kind: str = "web", device_token=None
 ) -> UserSession:
     """Email or username + password -> a new session. Unknown accounts and wrong passwords get
     the same answer at the same cost, and spend a guessing budget of the same shape (the
@@ -40,8 +40,8 @@ def sign_in(
         if pending is None:
             burn_password_check(password)
         else:
-            _confirm_step_if_theirs(pending, password, client)
-        events.record("sign_in_failed", None, client=client, login=login)
+            _confirm_step_if_theirs(pending, password, origin)
+        events.record("sign_in_failed", None, origin=origin, login=login)
         budget.charge(key)
         raise FlowError("invalid_credentials", WRONG)
     if not verify_password(user.password_hash, password):
@@ -49,8 +49,8 @@ def sign_in(
         # tells the owner "account exists"), so signing in never tells them apart.
         pending = signup.pending_for_login(login)
         if pending is not None:
-            _confirm_step_if_theirs(pending, password, client)
-        events.record("sign_in_failed", user, client=client)
+            _confirm_step_if_theirs(pending, password, origin)
+        events.record("sign_in_failed", user, origin=origin)
         budget.charge(key, user)
         raise FlowError("invalid_credentials", WRONG)
     if not user.is_active:
@@ -63,13 +63,13 @@ def sign_in(
     if user.totp_enabled:
         # Two-step sign-in: no session until a code is given (flows/mfa.py).
         raise mfa.second_step_required(user, kind, device)
-    return complete_sign_in(user, kind, client, device_token, device=device)
+    return complete_sign_in(user, kind, origin, device_token, device=device)
 
 
-def _confirm_step_if_theirs(pending, password: str, client: Client) -> None:
+def _confirm_step_if_theirs(pending, password: str, origin: Origin) -> None:
     """The right password of a sign-up that is not confirmed yet: a fresh code for it."""
     if verify_password(pending.password_hash, password):
-        signup.resend_code(pending, client)
+        signup.resend_code(pending, origin)
         raise FlowError(
             "email_not_verified",
             "Confirm your email address first: we sent a 6-digit code to it.",
@@ -81,7 +81,7 @@ def _confirm_step_if_theirs(pending, password: str, client: Client) -> None:
 def complete_sign_in(
     user: User,
     kind: str,
-    client: Client,
+    origin: Origin,
     device_token=None,
     *,
     second_factor=None,
@@ -92,26 +92,26 @@ def complete_sign_in(
     new to the account. `second_factor`: what proved it beyond the password, if anything
     (totp, recovery_code, passkey); `device`: what the caller's own look-up of `device_token`
     found (a Device or None), if it made one. Commits."""
-    device, token, announce = devices.remember(user, kind, client, device_token, known=device)
+    device, token, announce = devices.remember(user, kind, origin, device_token, known=device)
     # Everything the session row holds is set before it is first written: one INSERT.
-    session = start_session(user, kind, client, second_factor=second_factor, device_id=device.id)
+    session = start_session(user, kind, origin, second_factor=second_factor, device_id=device.id)
     session.device_token = token
-    events.record("signed_in", user, client=client, session=session, **data)
+    events.record("signed_in", user, origin=origin, session=session, **data)
     if announce:
-        notices.announce_new_sign_in(user, session, client)
+        notices.announce_new_sign_in(user, session, origin)
     commit_keeping_loaded()
     return session
 
 
-def sign_out(user: User, session: UserSession, client: Client) -> None:
+def sign_out(user: User, session: UserSession, origin: Origin) -> None:
     """End this session server-side."""
     revoke(session, "Signed out")
-    events.record("signed_out", user, client=client, session=session)
+    events.record("signed_out", user, origin=origin, session=session)
     db.session.commit()
 
 
-def sign_out_everywhere(user: User, client: Client) -> int:
+def sign_out_everywhere(user: User, origin: Origin) -> int:
     count = revoke_all(user, "Signed out everywhere")
-    events.record("signed_out_everywhere", user, client=client, count=count)
+    events.record("signed_out_everywhere", user, origin=origin, count=count)
     db.session.commit()
     return count

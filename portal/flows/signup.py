@@ -20,7 +20,6 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from portal import clock, one_time_secrets, outbox
-from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, budget, devices, events, invalid
 from portal.flows.accounts import find_by_email, over_cap, queue_for_address, send
@@ -32,6 +31,7 @@ from portal.flows.validation import (
     plain_password,
 )
 from portal.models import PendingSignUp, User, UserSession
+from portal.origin import Origin
 from portal.passwords import burn_password_check, hash_password, verify_password
 
 VERIFY = "verify_email"
@@ -48,7 +48,7 @@ class SignUpResult:
     pending_id: uuid.UUID
 
 
-def sign_up(email, username, password, client: Client) -> SignUpResult:
+def sign_up(email, username, password, origin: Origin) -> SignUpResult:
     """Start a sign-up and email its code. A taken email gets the very same answer and the
     same work (its owner is emailed instead), so sign-up never tells who has an account."""
     errors: dict[str, list[str]] = {}
@@ -76,15 +76,15 @@ def sign_up(email, username, password, client: Client) -> SignUpResult:
         email=email,
         username=username,
         password_hash=hash_password(password),
-        device_label=client.device,
-        ip_address=client.ip_address[:64],
+        device_label=origin.device,
+        ip_address=origin.ip_address[:64],
         created_at=now,
         expires_at=now + PENDING_LIFETIME,
     )
     pending.code_sent_at = now
     pending.code_expires_at = now + CODE_LIFETIME
     db.session.add(pending)
-    outbox.enqueue_job("sign_up_code", client, pending_id=str(pending.id))
+    outbox.enqueue_job("sign_up_code", origin, pending_id=str(pending.id))
     db.session.commit()
     return SignUpResult(email=email, pending_id=pending.id)
 
@@ -117,14 +117,14 @@ def _live_pending(email: str) -> list[PendingSignUp]:
 
 
 @outbox.job("sign_up_code")
-def send_code(client: Client, pending_id: str) -> None:
+def send_code(origin: Origin, pending_id: str) -> None:
     """The job after a sign-up or a resend: a fresh code for the sign-up (the old one dies),
     or, when the address already has an account, an "account exists" note to its owner (the
     row then has no code at all). The row changes the same way in both cases, so its page
     reads the same. When the address had its share of emails this hour nothing changes:
     the code it holds keeps working."""
     pending = pending_by_id(pending_id)
-    if pending is None or over_cap(pending.email, VERIFY, client):
+    if pending is None or over_cap(pending.email, VERIFY, origin):
         return
     now = clock.utcnow()
     pending.attempts = 0
@@ -132,14 +132,14 @@ def send_code(client: Client, pending_id: str) -> None:
     owner = find_by_email(pending.email)
     if owner is not None:
         pending.code_hash = None
-        send(owner.email, "account_exists", client=client, user=owner)
+        send(owner.email, "account_exists", origin=origin, user=owner)
         return
     code = one_time_secrets.new_code()
     pending.code_hash = one_time_secrets.keyed_hash(f"{VERIFY}:{pending.id}", code)
     send(
         pending.email,
         VERIFY,
-        client=client,
+        origin=origin,
         expires_at=pending.code_expires_at,
         code=code,
         username=pending.username,
@@ -160,13 +160,13 @@ def pending_by_id(pending_id) -> PendingSignUp | None:
     return pending
 
 
-def resend_code(pending: PendingSignUp | None, client: Client) -> None:
+def resend_code(pending: PendingSignUp | None, origin: Origin) -> None:
     """Queue a fresh code for this sign-up, at most once a minute (the answer is the same).
     Commits."""
     if pending is None or not _may_resend(pending):
         return
     pending.code_sent_at = clock.utcnow()
-    outbox.enqueue_job("sign_up_code", client, pending_id=str(pending.id))
+    outbox.enqueue_job("sign_up_code", origin, pending_id=str(pending.id))
     db.session.commit()
 
 
@@ -175,18 +175,18 @@ def _may_resend(pending: PendingSignUp) -> bool:
     return sent is None or clock.utcnow() - sent >= RESEND_INTERVAL
 
 
-def resend_verification(email, client: Client) -> None:
+def resend_verification(email, origin: Origin) -> None:
     """API: fresh codes for the address's pending sign-ups. The request only validates and
     queues one job, so the answer is the same whatever the address."""
-    queue_for_address("sign_up_codes_again", email, client)
+    queue_for_address("sign_up_codes_again", email, origin)
 
 
 @outbox.job("sign_up_codes_again")
-def _resend_all(client: Client, email: str) -> None:
+def _resend_all(origin: Origin, email: str) -> None:
     for pending in _live_pending(email):
         if _may_resend(pending):
             pending.code_sent_at = clock.utcnow()
-            send_code(client, str(pending.id))
+            send_code(origin, str(pending.id))
 
 
 def pending_for_login(login: str) -> PendingSignUp | None:
@@ -205,7 +205,7 @@ def pending_for_login(login: str) -> PendingSignUp | None:
     )
 
 
-def verify_pending(pending_id, email, code, client: Client, *, kind="web", device_token=None):
+def verify_pending(pending_id, email, code, origin: Origin, *, kind="web", device_token=None):
     """Pages: the code for the sign-up this browser made (kept in its session)."""
     email, _ = normalize_email(email)
     key = budget.for_login(email or "")
@@ -214,11 +214,11 @@ def verify_pending(pending_id, email, code, client: Client, *, kind="web", devic
     if pending is not None and pending.email != email:
         pending = None
     return _confirm(
-        pending, code, key, client, kind=kind, detailed=pending is not None, device=device_token
+        pending, code, key, origin, kind=kind, detailed=pending is not None, device=device_token
     )
 
 
-def verify_email(email, code, client: Client, *, password=None, kind="api", device_token=None):
+def verify_email(email, code, origin: Origin, *, password=None, kind="api", device_token=None):
     """API: `{email, code}`, plus the sign-up's `password` when several are pending. Without
     the password the caller proved nothing: every failure reads the same and a stranger's
     guesses spend only the address's budget, never the owner's code."""
@@ -238,7 +238,7 @@ def verify_email(email, code, client: Client, *, password=None, kind="api", devi
         if not live:
             burn_password_check(password)
         return _confirm(
-            chosen, code, key, client, kind=kind, detailed=chosen is not None, device=device_token
+            chosen, code, key, origin, kind=kind, detailed=chosen is not None, device=device_token
         )
     if len(live) > 1:
         raise invalid(
@@ -250,10 +250,10 @@ def verify_email(email, code, client: Client, *, password=None, kind="api", devi
             }
         )
     pending = live[0] if live else None
-    return _confirm(pending, code, key, client, kind=kind, detailed=False, device=device_token)
+    return _confirm(pending, code, key, origin, kind=kind, detailed=False, device=device_token)
 
 
-def _confirm(pending, code, key, client: Client, *, kind, detailed, device) -> UserSession:
+def _confirm(pending, code, key, origin: Origin, *, kind, detailed, device) -> UserSession:
     """Spend the code of `pending`: it becomes an account, signed in on a new session."""
     code = code.strip().replace(" ", "") if isinstance(code, str) else ""
     now = clock.utcnow()
@@ -296,18 +296,18 @@ def _confirm(pending, code, key, client: Client, *, kind, detailed, device) -> U
         .execution_options(synchronize_session=False)
     )
     db.session.expunge(pending)
-    events.record("signed_up", user, client=client)
+    events.record("signed_up", user, origin=origin)
     try:
         db.session.flush()
     except IntegrityError:  # the username went to an account in the meantime
         db.session.rollback()
         raise _username_taken() from None
-    session = start_session(user, kind, client)
+    session = start_session(user, kind, origin)
     # The device that confirmed is known from now on (no "new sign-in" notice for it).
-    known, session.device_token, _ = devices.remember(user, kind, client, device)
+    known, session.device_token, _ = devices.remember(user, kind, origin, device)
     session.device_id = known.id
-    events.record("email_verified", user, client=client, session=session)
-    events.record("signed_in", user, client=client, session=session, method="email code")
+    events.record("email_verified", user, origin=origin, session=session)
+    events.record("signed_in", user, origin=origin, session=session, method="email code")
     db.session.commit()
     return session
 

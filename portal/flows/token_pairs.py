@@ -15,12 +15,12 @@ from flask_jwt_extended import create_access_token, create_refresh_token
 from sqlalchemy import select
 
 from portal import clock
-from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, events
 from portal.flows.accounts import notify
 from portal.flows.sessions import next_expiry, revoke
 from portal.models import User, UserSession
+from portal.origin import Origin
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def _ended() -> FlowError:
     return FlowError("session_ended", "This session has ended. Sign in again.")
 
 
-def refresh_tokens(claims: dict, client: Client) -> TokenPair:
+def refresh_tokens(claims: dict, origin: Origin) -> TokenPair:
     """Exchange a verified refresh token's claims for a new pair.
 
     The session row is locked (SELECT ... FOR UPDATE) for the whole decision, so two
@@ -124,7 +124,7 @@ def refresh_tokens(claims: dict, client: Client) -> TokenPair:
         # Refreshing keeps the device signed in: another idle period, up to the maximum age.
         session.expires_at = next_expiry(session, now)
         session.last_seen_at = now
-        session.ip_address = client.ip_address[:64] or session.ip_address
+        session.ip_address = origin.ip_address[:64] or session.ip_address
         db.session.commit()
         return _pair(session, user)
 
@@ -137,7 +137,7 @@ def refresh_tokens(claims: dict, client: Client) -> TokenPair:
         db.session.commit()  # releases the lock; nothing changed
         return _pair(session, user)
 
-    _reuse_detected(session, user, client)
+    _reuse_detected(session, user, origin)
     raise FlowError(
         "session_ended",
         "This refresh token was already used, so the session was ended to protect the "
@@ -145,11 +145,11 @@ def refresh_tokens(claims: dict, client: Client) -> TokenPair:
     )
 
 
-def _reuse_detected(session: UserSession, user: User, client: Client) -> None:
+def _reuse_detected(session: UserSession, user: User, origin: Origin) -> None:
     """An old refresh token came back: it may have been copied. End the session, tell them."""
     revoke(session, "Refresh token reused")
     events.record(
-        "refresh_token_reused", user, client=client, session=session, device=session.device_label
+        "refresh_token_reused", user, origin=origin, session=session, device=session.device_label
     )
-    notify(user, "token_reuse_alert", client=client, device=session.device_label)
+    notify(user, "token_reuse_alert", origin=origin, device=session.device_label)
     db.session.commit()

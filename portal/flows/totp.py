@@ -14,12 +14,12 @@ from flask import current_app
 from sqlalchemy import delete, select
 
 from portal import clock, crypto
-from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError, events, invalid, recovery_codes
 from portal.flows.accounts import notify
 from portal.flows.reauth import confirm_identity
 from portal.models import MfaToken, TotpSecret, User, UserSession, forget_mfa_summary
+from portal.origin import Origin
 
 INTERVAL = 30
 DIGITS = 6
@@ -115,22 +115,22 @@ def check_second_factor(user: User, code) -> str | None:
     return "recovery_code"
 
 
-def recovery_code_used(user: User, left: int, client: Client | None = None) -> None:
-    events.record("recovery_code_used", user, client=client, left=left)
-    notify(user, "recovery_code_used", client=client, left=left)
+def recovery_code_used(user: User, left: int, origin: Origin | None = None) -> None:
+    events.record("recovery_code_used", user, origin=origin, left=left)
+    notify(user, "recovery_code_used", origin=origin, left=left)
 
 
 # -- set up and turn off ---------------------------------------------------------------------
 
 
 def begin_setup(
-    user: User, session: UserSession | None, password, client: Client, *, code=None
+    user: User, session: UserSession | None, password, origin: Origin, *, code=None
 ) -> tuple[str, str]:
     """After re-authentication: a new secret (not active until a first code confirms it) and
     its otpauth:// URI. Starting again replaces a set-up not confirmed yet. Commits."""
     if is_enabled(user):
         raise _already_on()
-    confirm_identity(user, session, password, client, code=code)
+    confirm_identity(user, session, password, origin, code=code)
     row = _row(user, lock=True)
     if row is not None and row.confirmed_at is not None:
         raise _already_on()
@@ -156,7 +156,7 @@ def pending_setup(user: User) -> tuple[str, str] | None:
     return secret, provisioning_uri(user, secret)
 
 
-def confirm_setup(user: User, session: UserSession | None, code, client: Client) -> list[str]:
+def confirm_setup(user: User, session: UserSession | None, code, origin: Origin) -> list[str]:
     """The first code from the app turns TOTP on; answers with 10 new recovery codes (shown
     once). The owner is emailed. Commits."""
     row = _row(user, lock=True)
@@ -177,23 +177,23 @@ def confirm_setup(user: User, session: UserSession | None, code, client: Client)
     codes = recovery_codes.replace_all(user)
     if session is not None:
         session.second_factor = METHOD
-    events.record("mfa_enabled", user, client=client, session=session, method="authenticator app")
-    notify(user, "mfa_enabled", client=client, device=client.device)
+    events.record("mfa_enabled", user, origin=origin, session=session, method="authenticator app")
+    notify(user, "mfa_enabled", origin=origin, device=origin.device)
     db.session.commit()
     return codes
 
 
 def disable(
-    user: User, session: UserSession | None, password, client: Client, *, code=None
+    user: User, session: UserSession | None, password, origin: Origin, *, code=None
 ) -> None:
     """After re-authentication (password and a code): TOTP and the recovery codes are gone,
     and the owner is emailed. Commits."""
-    confirm_identity(user, session, password, client, code=code)
+    confirm_identity(user, session, password, origin, code=code)
     if not is_enabled(user):
         raise _not_on()
     remove_all(user)
-    events.record("mfa_disabled", user, client=client, session=session)
-    notify(user, "mfa_disabled", client=client, device=client.device)
+    events.record("mfa_disabled", user, origin=origin, session=session)
+    notify(user, "mfa_disabled", origin=origin, device=origin.device)
     db.session.commit()
 
 
@@ -213,14 +213,14 @@ def remove_all(user: User) -> None:
 
 
 def new_recovery_codes(
-    user: User, session: UserSession | None, password, client: Client, *, code=None
+    user: User, session: UserSession | None, password, origin: Origin, *, code=None
 ) -> list[str]:
     """After re-authentication: 10 new recovery codes; the old ones stop working. Commits."""
-    confirm_identity(user, session, password, client, code=code)
+    confirm_identity(user, session, password, origin, code=code)
     if not is_enabled(user):
         raise _not_on()
     codes = recovery_codes.replace_all(user)
-    events.record("recovery_codes_replaced", user, client=client, session=session)
+    events.record("recovery_codes_replaced", user, origin=origin, session=session)
     db.session.commit()
     return codes
 

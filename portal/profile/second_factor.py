@@ -10,8 +10,8 @@ from functools import wraps
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from portal.client import Client
 from portal.flows import FlowError, passkeys, reauth, totp
+from portal.origin import Origin
 from portal.profile import bp
 from portal.profile.forms import ReauthForm, TotpConfirmForm
 from portal.profile.pages import section, submitted
@@ -62,7 +62,7 @@ def reauthenticate(form: ReauthForm):
         current_user,
         current_user.session,
         form.value("password"),
-        Client.from_request(),
+        Origin.of_request(),
         code=form.value("code"),
     )
     return go(_profile())
@@ -88,7 +88,7 @@ def reauth_with_passkey():
             current_user.session,
             body.get("challenge_id"),
             body.get("credential"),
-            Client.from_request(),
+            Origin.of_request(),
         )
     except FlowError as error:
         if error.code == "session_ended":
@@ -105,7 +105,7 @@ def reauth_with_passkey():
 @_button()
 def start_totp():
     """Begin setting up the authenticator app (after "Confirm it's you")."""
-    totp.begin_setup(current_user, current_user.session, None, Client.from_request())
+    totp.begin_setup(current_user, current_user.session, None, Origin.of_request())
     return go(url_for("profile.totp_setup"))
 
 
@@ -120,7 +120,7 @@ def totp_setup():
     if form.validate_on_submit():
         try:
             codes = totp.confirm_setup(
-                current_user, current_user.session, form.value("code"), Client.from_request()
+                current_user, current_user.session, form.value("code"), Origin.of_request()
             )
         except FlowError as error:
             form.show(error)
@@ -153,7 +153,7 @@ def _show_recovery_codes(codes: list[str], heading: str):
 @login_required
 @_button()
 def disable_totp():
-    totp.disable(current_user, current_user.session, None, Client.from_request())
+    totp.disable(current_user, current_user.session, None, Origin.of_request())
     flash("Two-step sign-in with the authenticator app is off.", "success")
     return go(_profile())
 
@@ -163,7 +163,7 @@ def disable_totp():
 @_button()
 def new_recovery_codes():
     """Ten new recovery codes; the old ones stop working."""
-    codes = totp.new_recovery_codes(current_user, current_user.session, None, Client.from_request())
+    codes = totp.new_recovery_codes(current_user, current_user.session, None, Origin.of_request())
     return _show_recovery_codes(codes, "New recovery codes")
 
 
@@ -184,7 +184,7 @@ def passkey_options():
         )
     try:
         options = passkeys.registration_options(
-            current_user, current_user.session, None, Client.from_request()
+            current_user, current_user.session, None, Origin.of_request()
         )
     except FlowError as error:
         return _json_error(error.message)
@@ -202,7 +202,7 @@ def add_passkey():
             current_user.session,
             body.get("credential"),
             body.get("name"),
-            Client.from_request(),
+            Origin.of_request(),
         )
     except FlowError as error:
         return _json_error(error.message)
@@ -215,7 +215,7 @@ def add_passkey():
 @_button(PASSKEYS, proof=False)
 def rename_passkey(passkey_id: str):
     passkey = passkeys.rename_passkey(
-        current_user, passkey_id, request.form.get("name", ""), Client.from_request()
+        current_user, passkey_id, request.form.get("name", ""), Origin.of_request()
     )
     flash(f"Renamed to “{passkey.name}”.", "success")
     return go(_profile(PASSKEYS))
@@ -226,7 +226,7 @@ def rename_passkey(passkey_id: str):
 @_button(PASSKEYS)
 def remove_passkey(passkey_id: str):
     passkeys.remove_passkey(
-        current_user, current_user.session, passkey_id, None, Client.from_request()
+        current_user, current_user.session, passkey_id, None, Origin.of_request()
     )
     flash("The passkey is removed: it no longer signs in.", "success")
     return go(_profile(PASSKEYS))

@@ -3,8 +3,8 @@
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required, logout_user
 
-from portal.client import Client
 from portal.flows import profile
+from portal.origin import Origin
 from portal.profile import bp
 from portal.profile.forms import (
     DeleteForm,
@@ -36,7 +36,7 @@ def show():
 @login_required
 @submitted(UsernameForm, section("username"))
 def change_username(form: UsernameForm):
-    profile.change_username(current_user, form.value("username"), Client.from_request())
+    profile.change_username(current_user, form.value("username"), Origin.of_request())
     flash("Your username is changed.", "success")
     return go(url_for("profile.show"))
 
@@ -51,7 +51,7 @@ def change_email(form: EmailForm):
         form.value("email"),
         form.value("password"),
         current_user.session,
-        Client.from_request(),
+        Origin.of_request(),
         code=form.value("code"),
     )
     flash(f"We sent a code to {current_user.pending_email}. Enter it below.", "info")
@@ -62,7 +62,7 @@ def change_email(form: EmailForm):
 @login_required
 @submitted(EmailConfirmForm, section("confirm"))
 def confirm_email(form: EmailConfirmForm):
-    profile.confirm_email_change(current_user, form.value("code"), Client.from_request())
+    profile.confirm_email_change(current_user, form.value("code"), Origin.of_request())
     flash(f"Your email is now {current_user.email}.", "success")
     return go(url_for("profile.show"))
 
@@ -85,7 +85,7 @@ def change_password(form: PasswordForm):
         form.value("current_password"),
         form.value("new_password"),
         current_user.session,
-        Client.from_request(),
+        Origin.of_request(),
         code=form.value("code"),
     )
     flash("Your password is changed. Your other sessions were ended.", "success")
@@ -105,7 +105,7 @@ def delete_account(form: DeleteForm):
         current_user,
         form.value("password"),
         current_user.session,
-        Client.from_request(),
+        Origin.of_request(),
         code=form.value("code"),
     )
     logout_user()

@@ -3,10 +3,10 @@
 from flask import abort, flash, render_template, request, url_for
 from flask_login import current_user, login_required, logout_user
 
-from portal.client import Client
 from portal.flows import FlowError
 from portal.flows import sessions as flows
 from portal.htmx import is_htmx
+from portal.origin import Origin
 from portal.sessions import bp
 from portal.web import go
 
@@ -32,7 +32,7 @@ def end(session_id: str):
     """End one session; that device is signed out on its next request."""
     # CSRFProtect has checked the token (form field, or X-CSRFToken from HTMX).
     try:
-        ended = flows.end_session(current_user, session_id, Client.from_request())
+        ended = flows.end_session(current_user, session_id, Origin.of_request())
     except FlowError:
         abort(404)
     if ended.id == current_user.session.id:
@@ -49,7 +49,7 @@ def end(session_id: str):
 @login_required
 def end_others():
     """End every session but this one."""
-    count = flows.end_other_sessions(current_user, current_user.session, Client.from_request())
+    count = flows.end_other_sessions(current_user, current_user.session, Origin.of_request())
     flash(
         f"Signed out {count} other session{'s' if count != 1 else ''}."
         if count

@@ -6,10 +6,10 @@ import uuid
 import pytest
 from web_helpers import FIREFOX_UA, PASSWORD, PHONE_UA
 
-from portal.client import Client
 from portal.extensions import db
 from portal.flows import activity, events
 from portal.models import SecurityEvent
+from portal.origin import Origin
 
 
 def rows(html: str) -> list[str]:
@@ -30,8 +30,8 @@ def test_activity_needs_sign_in(anon):
 
 def test_activity_shows_own_events_in_plain_words_newest_first(member, user, make_user):
     other = make_user(email="bob@example.com", username="bob")
-    events.record("signed_in", other, client=Client("198.51.100.1", FIREFOX_UA))
-    events.record("sign_in_failed", user, client=Client("203.0.113.7", FIREFOX_UA))
+    events.record("signed_in", other, origin=Origin("198.51.100.1", FIREFOX_UA))
+    events.record("sign_in_failed", user, origin=Origin("203.0.113.7", FIREFOX_UA))
     db.session.commit()
 
     html = member.get("/activity").get_data(as_text=True)
@@ -180,8 +180,8 @@ def test_every_kind_the_flows_write_has_a_label():
 
 def test_admin_events_are_filtered_by_kind(admin, user, make_user):
     bob = make_user(email="bob@example.com", username="bob")
-    events.record("sign_in_failed", bob, client=Client("198.51.100.9", FIREFOX_UA))
-    events.record("sign_in_failed", user, client=Client("203.0.113.7", FIREFOX_UA))
+    events.record("sign_in_failed", bob, origin=Origin("198.51.100.9", FIREFOX_UA))
+    events.record("sign_in_failed", user, origin=Origin("203.0.113.7", FIREFOX_UA))
     db.session.commit()
 
     html = admin.get("/admin/events?kind=sign_in_failed").get_data(as_text=True)

@@ -4,11 +4,11 @@ import pytest
 from sqlalchemy import select
 from web_helpers import PASSWORD
 
-from portal.client import Client
 from portal.extensions import db
 from portal.flows import FlowError
 from portal.flows import admin as flows
 from portal.models import SecurityEvent, User, UserSession
+from portal.origin import Origin
 
 
 def events(kind) -> list[SecurityEvent]:
@@ -106,12 +106,12 @@ def test_the_last_admin_cannot_be_demoted_disabled_or_deleted(app, admin_user, m
     # Reachable only when the actor is no longer an admin (e.g. demoted a moment ago by the
     # CLI) or from the CLI itself: the flows refuse whatever the caller.
     former = make_user(email="former@example.com", username="former")
-    client = Client()
+    origin = Origin()
     for action in (
-        lambda: flows.demote(former, admin_user, client),
+        lambda: flows.demote(former, admin_user, origin),
         lambda: flows.demote(None, admin_user),
-        lambda: flows.disable_user(former, admin_user.id, client),
-        lambda: flows.delete_user(former, admin_user.id, client),
+        lambda: flows.disable_user(former, admin_user.id, origin),
+        lambda: flows.delete_user(former, admin_user.id, origin),
     ):
         with pytest.raises(FlowError) as error:
             action()

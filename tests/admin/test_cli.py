@@ -4,10 +4,10 @@ import pytest
 from sqlalchemy import select
 from web_helpers import PASSWORD, STRONG_PASSWORD
 
-from portal.client import Client
 from portal.extensions import db
 from portal.flows import signup
 from portal.models import SecurityEvent, User
+from portal.origin import Origin
 from portal.passwords import verify_password
 
 
@@ -99,7 +99,7 @@ def test_create_admin_refuses_a_taken_username(cli, user, monkeypatch):
 
 def test_create_admin_refuses_a_username_a_pending_sign_up_holds(cli, app, monkeypatch):
     with app.test_request_context():
-        signup.sign_up("someone@example.org", "ops", STRONG_PASSWORD, Client())
+        signup.sign_up("someone@example.org", "ops", STRONG_PASSWORD, Origin())
     monkeypatch.setenv("PORTAL_ADMIN_PASSWORD", STRONG_PASSWORD)
     result = cli("create-admin", "ops@example.com")
     assert result.exit_code == 1

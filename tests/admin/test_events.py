@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 from web_helpers import NEW_PASSWORD, PASSWORD, STRONG_PASSWORD, last_code, last_link
 
-from portal.client import Client
 from portal.extensions import db
 from portal.flows import events
 from portal.models import SecurityEvent, User, UserSession
+from portal.origin import Origin
 
 FIREFOX = "Firefox on Linux"
 
@@ -163,7 +163,7 @@ def test_record_drops_secrets_whatever_the_caller_passes(app, user):
     events.record(
         "signed_in",
         user,
-        client=Client("203.0.113.7", "curl/8.0"),
+        origin=Origin("203.0.113.7", "curl/8.0"),
         password="hunter2hunter2",
         code="123456",
         token="tok-abc",
@@ -179,7 +179,7 @@ def test_record_drops_secrets_whatever_the_caller_passes(app, user):
 
 
 def test_values_are_cut_to_size(app, user):
-    events.record("signed_in", user, client=Client("1" * 100, "x" * 600), note="n" * 500)
+    events.record("signed_in", user, origin=Origin("1" * 100, "x" * 600), note="n" * 500)
     db.session.commit()
     event = last_event("signed_in")
     assert len(event.ip_address) == 64 and len(event.data["note"]) == events.MAX_VALUE
@@ -199,7 +199,7 @@ def test_data_keys_naming_a_secret_are_never_stored(app, user):
     assert last_event("password_changed").data == {"device": "Firefox on Linux"}
 
 
-class BrokenClient:
+class BrokenOrigin:
     @property
     def ip_address(self):
         raise RuntimeError("no address")
@@ -207,7 +207,7 @@ class BrokenClient:
 
 def test_a_failing_record_never_breaks_the_action(app, user, caplog):
     with caplog.at_level(logging.ERROR):
-        events.record("signed_in", user, client=BrokenClient())
+        events.record("signed_in", user, origin=BrokenOrigin())
     user.username = "still-works"
     db.session.commit()
     db.session.refresh(user)

@@ -241,12 +241,12 @@ def test_mfa_tokens_of_an_impossible_length_are_422_on_the_token(api, totp_on, t
 
 
 def test_an_mfa_token_from_a_browser_does_not_work_in_the_api(app, api, totp_on):
-    from portal.client import Client
     from portal.flows import FlowError, signin
+    from portal.origin import Origin
 
     with app.test_request_context():
         try:
-            signin.sign_in("alice", PASSWORD, Client("127.0.0.1", "Firefox"), kind="web")
+            signin.sign_in("alice", PASSWORD, Origin("127.0.0.1", "Firefox"), kind="web")
         except FlowError as error:
             web_token = error.extra["mfa_token"]
     response = api.post("/auth/mfa", {"mfa_token": web_token, "code": totp_now(totp_on[0])})

@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, settings
 from portal import __version__
 from portal.api.openapi import openapi_document
 from portal.api.spec import REGISTRY
-from portal.client import Client
 from portal.flows import signin, token_pairs
+from portal.origin import Origin
 
 DOC = "/api/v1/openapi.json"
 
@@ -145,11 +145,11 @@ def live_token(live_app, live_user):
 
     def issue() -> dict:
         with live_app.app_context():
-            client = Client("127.0.0.1", "schemathesis")
+            origin = Origin("127.0.0.1", "schemathesis")
             # As the owner's app: its device token keeps the device's own guessing budget, so
             # the wrong codes schemathesis sends (they spend the account's) never lock it out.
             session = signin.sign_in(
-                email, password, client, kind="api", device_token=device.get("token")
+                email, password, origin, kind="api", device_token=device.get("token")
             )
             device["token"] = session.device_token
             token = token_pairs.issue_tokens(session).access_token

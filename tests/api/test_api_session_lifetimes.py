@@ -9,10 +9,10 @@ from api_helpers import assert_problem
 from sqlalchemy import func, select
 
 from portal import clock
-from portal.client import Client
 from portal.extensions import db
 from portal.flows.sessions import start_session
 from portal.models import SecurityEvent, UserSession
+from portal.origin import Origin
 
 
 def claims(token: str) -> dict:
@@ -84,7 +84,7 @@ def test_an_api_sign_in_past_100_sessions_ends_the_least_recently_used(api, user
     oldest = session_of(tokens["refresh_token"])
     for n in range(99):
         clock.advance(timedelta(minutes=1))
-        start_session(user, "web", Client(f"198.51.100.{n}", "Mozilla/5.0 Firefox/128.0"))
+        start_session(user, "web", Origin(f"198.51.100.{n}", "Mozilla/5.0 Firefox/128.0"))
     db.session.commit()
 
     newest = api.login()

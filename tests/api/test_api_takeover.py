@@ -9,10 +9,10 @@ from sqlalchemy import select
 from web_helpers import NEW_PASSWORD, PASSWORD, last_code
 
 from portal import clock
-from portal.client import Client
 from portal.extensions import db
 from portal.flows import admin
 from portal.models import GuessBudget, PendingSignUp, User
+from portal.origin import Origin
 
 VICTIM = "victim@example.com"
 OWNER_PASSWORD = "plum velvet orbit canyon"
@@ -499,8 +499,8 @@ def _ask_again(api, token, outbox):
 def _disable(api, token, outbox):
     root = db.session.scalar(select(User).where(User.username == "root"))
     alice = db.session.scalar(select(User).where(User.username == "alice"))
-    admin.disable_user(root, alice.id, Client("127.0.0.1", "test"), reason="Test")
-    admin.enable_user(root, alice.id, Client("127.0.0.1", "test"))
+    admin.disable_user(root, alice.id, Origin("127.0.0.1", "test"), reason="Test")
+    admin.enable_user(root, alice.id, Origin("127.0.0.1", "test"))
 
 
 @pytest.mark.parametrize(

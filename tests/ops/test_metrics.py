@@ -22,12 +22,12 @@ from web_helpers import PASSWORD, last_code
 
 from portal import ROOT, clock, create_app, metrics
 from portal import outbox as delivery
-from portal.client import Client
 from portal.email import EmailError
 from portal.extensions import db
 from portal.flows import admin as admin_flows
 from portal.flows import events
 from portal.models import User, UserSession
+from portal.origin import Origin
 from portal.passwords import hash_password
 
 
@@ -243,16 +243,16 @@ def test_sessions_ended_by_admins_are_counted(app, client, user, make_user):
     before = value("portal_sessions_ended_by_admins_total")
     with app.test_request_context("/"):
         one = db.session.scalars(select(UserSession).where(UserSession.user_id == user.id)).first()
-        admin_flows.end_user_session(admin, user.id, one.id, "lost phone", Client())
+        admin_flows.end_user_session(admin, user.id, one.id, "lost phone", Origin())
         assert value("portal_sessions_ended_by_admins_total") == before + 1
-        assert admin_flows.end_all_user_sessions(admin, user.id, "stolen", Client()) == 2
+        assert admin_flows.end_all_user_sessions(admin, user.id, "stolen", Origin()) == 2
     assert value("portal_sessions_ended_by_admins_total") == before + 3
     client.post("/api/v1/auth/login", json={"email": "alice", "password": PASSWORD})
     with app.test_request_context("/"):
-        assert admin_flows.disable_user(admin, user.id, Client(), "abuse") == 1
+        assert admin_flows.disable_user(admin, user.id, Origin(), "abuse") == 1
     assert value("portal_sessions_ended_by_admins_total") == before + 4
     with app.test_request_context("/"):  # the owner ending their own is not an admin's
-        admin_flows.enable_user(admin, user.id, Client())
+        admin_flows.enable_user(admin, user.id, Origin())
     for _ in range(2):
         login = client.post("/api/v1/auth/login", json={"email": "alice", "password": PASSWORD})
     bearer = {"Authorization": f"Bearer {login.get_json()['access_token']}"}

@@ -28,8 +28,9 @@ def device_label(user_agent: str) -> str:
 
 
 @dataclass(frozen=True)
-class Client:
-    """The caller of a flow, so flows never need to look at `request`."""
+class Origin:
+    """Where the request that calls a flow comes from (its IP address and user agent), so
+    flows never need to look at `request`. Not the HTTP `Origin` header (guards.py)."""
 
     ip_address: str = ""
     user_agent: str = ""
@@ -39,7 +40,7 @@ class Client:
         return device_label(self.user_agent[:512])
 
     @classmethod
-    def from_request(cls) -> "Client":
+    def of_request(cls) -> "Origin":
         from flask import request
 
         return cls(
