@@ -79,13 +79,13 @@ class User(UserMixin, db.Model):
     )
 
     # The session this request is signed in with (set by the web and API loaders).
-    session = None  # type: UserSession | None
+    current_session = None  # type: UserSession | None
 
     def get_id(self) -> str:
         """Flask-Login keeps the *session* id in the cookie, so ending the row signs out."""
-        if self.session is None:
+        if self.current_session is None:
             raise RuntimeError("a user is signed in through a UserSession")
-        return str(self.session.id)
+        return str(self.current_session.id)
 
     def __repr__(self) -> str:
         return f"<User {self.username}>"

@@ -10,7 +10,7 @@ from portal.htmx import is_htmx
 from portal.models import UserSession
 
 
-def go(url: str, status: int = 303):
+def redirect_to(url: str, status: int = 303):
     """Redirect; HTMX is told to load the page itself instead of swapping it in."""
     if is_htmx():
         return "", 204, {"HX-Redirect": url}
@@ -35,7 +35,7 @@ def start_browser_session(user_session: UserSession) -> None:
     session.clear()
     session.permanent = True
     user = user_session.user  # after the flow's commit this may be a freshly loaded object
-    user.session = user_session
+    user.current_session = user_session
     login_user(user)
     if user_session.device_token:
         _keep_device_cookie(user_session.device_token)
@@ -54,7 +54,7 @@ def back_to_sign_in(message: str, category: str = "info"):
     """This browser's session has ended: sign it out, say why, and show the sign-in page."""
     end_browser_session()
     flash(message, category)
-    return go(url_for("auth.sign_in"))
+    return redirect_to(url_for("auth.sign_in"))
 
 
 # The device cookie outlives sign-outs: it is what makes this browser "known" to an account

@@ -16,11 +16,11 @@ def require_admin():
     if not current_user.is_admin:
         abort(403)
     from portal.flows import mfa
-    from portal.web import go
+    from portal.web import redirect_to
 
-    if not mfa.admin_may_act(current_user.session):  # ADMIN_REQUIRE_MFA
+    if not mfa.admin_may_act(current_user.current_session):  # ADMIN_REQUIRE_MFA
         flash(mfa.ADMIN_NEEDS_MFA, "error")
-        return go(url_for("profile.show") + "#two-step")
+        return redirect_to(url_for("profile.show") + "#two-step")
     return None
 
 

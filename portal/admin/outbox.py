@@ -7,7 +7,7 @@ from portal import outbox
 from portal.admin import bp
 from portal.flows import FlowError
 from portal.origin import Origin
-from portal.web import go
+from portal.web import redirect_to
 
 
 @bp.get("/outbox")
@@ -31,4 +31,4 @@ def retry_email(message_id: int):
     except FlowError:
         abort(404)
     flash("The email will be sent again.", "success")
-    return go(url_for("admin.outbox_page", status=request.args.get("status") or None))
+    return redirect_to(url_for("admin.outbox_page", status=request.args.get("status") or None))

@@ -12,7 +12,7 @@ from portal.flows import admin as flows
 from portal.flows.sessions import active_sessions
 from portal.htmx import is_htmx, render_page_or_partial
 from portal.origin import Origin
-from portal.web import go
+from portal.web import redirect_to
 
 
 def _user_or_404(user_id):
@@ -84,7 +84,7 @@ def _sessions_answer(user, *, status=200, notice=None, error=None, form_target=N
     if status >= 400:
         return _user_page(user, status, error=error, form_target=form_target, reason=reason)
     flash(notice, "success")
-    return go(url_for("admin.user", user_id=user.id))
+    return redirect_to(url_for("admin.user", user_id=user.id))
 
 
 @bp.route("/users/<user_id>/sessions/<session_id>", methods=["DELETE"])
@@ -103,9 +103,9 @@ def end_session(user_id: str, session_id: str):
         return _sessions_answer(
             user, status=422, error=error.message, form_target=session_id, reason=reason
         )
-    if ended.id == current_user.session.id:
+    if ended.id == current_user.current_session.id:
         logout_user()
-        return go(url_for("auth.sign_in"))
+        return redirect_to(url_for("auth.sign_in"))
     return _sessions_answer(user, notice=f"Ended the session on {ended.device_label}.")
 
 
@@ -136,7 +136,7 @@ def _act(user, action, success, *, form_target: str = "account", reason: str = "
         status = 422 if error.code == "validation_error" else 403
         return _user_page(user, status, error=error.message, form_target=form_target, reason=reason)
     flash(success(result) if callable(success) else success, "success")
-    return go(url_for("admin.user", user_id=user.id))
+    return redirect_to(url_for("admin.user", user_id=user.id))
 
 
 @bp.post("/users/<user_id>/disable")
@@ -240,7 +240,7 @@ def delete(user_id: str):
     except FlowError as error:
         return _user_page(user, 403, error=error.message, form_target="account")
     flash(f"{email} is deleted; its owner was told by email.", "success")
-    return go(url_for("admin.users"))
+    return redirect_to(url_for("admin.users"))
 
 
 @bp.get("/events")

@@ -20,7 +20,7 @@ from portal.api.spec import operation
 from portal.flows import password_reset, signin, signup, token_pairs
 from portal.origin import Origin
 
-AUTH_LIMIT = "API_AUTH_RATE_LIMIT"
+AUTH_RATE_LIMIT_SETTING = "API_AUTH_RATE_LIMIT"
 
 
 def tokens_response(pair: token_pairs.TokenPair):
@@ -72,7 +72,7 @@ def no_content():
     body=RegisterRequest,
     response=Accepted,
     errors=(409,),
-    limit=AUTH_LIMIT,
+    limit=AUTH_RATE_LIMIT_SETTING,
 )
 def register(data: RegisterRequest):
     """Create an account; a 6-digit code is emailed to confirm it.
@@ -92,7 +92,7 @@ def register(data: RegisterRequest):
     body=VerifyRequest,
     response=TokensOut,
     errors=(429,),
-    limit=AUTH_LIMIT,
+    limit=AUTH_RATE_LIMIT_SETTING,
 )
 def verify(data: VerifyRequest):
     """Confirm a sign-up with its emailed code; the account is created, with tokens.
@@ -119,7 +119,7 @@ def verify(data: VerifyRequest):
     status=202,
     body=EmailRequest,
     response=Accepted,
-    limit=AUTH_LIMIT,
+    limit=AUTH_RATE_LIMIT_SETTING,
 )
 def resend_verification(data: EmailRequest):
     """Email fresh codes to the address's waiting sign-ups (one a minute; each replaces the
@@ -137,7 +137,7 @@ def resend_verification(data: EmailRequest):
     body=LoginRequest,
     response=TokensOut,
     errors=(401, 403, 429),
-    limit=AUTH_LIMIT,
+    limit=AUTH_RATE_LIMIT_SETTING,
 )
 def login(data: LoginRequest):
     """Sign in with email or username and password; answers with tokens and a device token.
@@ -197,7 +197,7 @@ def logout_all():
     status=202,
     body=EmailRequest,
     response=Accepted,
-    limit=AUTH_LIMIT,
+    limit=AUTH_RATE_LIMIT_SETTING,
 )
 def forgot_password(data: EmailRequest):
     """Email a password-reset link (valid 30 minutes, single use). Always 202.
@@ -216,7 +216,7 @@ def forgot_password(data: EmailRequest):
     tag="auth",
     status=204,
     body=ResetPasswordRequest,
-    limit=AUTH_LIMIT,
+    limit=AUTH_RATE_LIMIT_SETTING,
 )
 def reset_password(data: ResetPasswordRequest):
     """Set a new password with the emailed token; every session ends (no sign-in).

@@ -24,7 +24,7 @@ def current_user() -> User:
 
 
 def current_session() -> UserSession:
-    return get_current_user().session
+    return get_current_user().current_session
 
 
 @jwt.decode_key_loader

@@ -1,7 +1,7 @@
 """/users/me/mfa and /auth/mfa: the authenticator app, recovery codes, the second step."""
 
 from portal.api import bp
-from portal.api.auth import AUTH_LIMIT, no_content, signed_in, with_proof
+from portal.api.auth import AUTH_RATE_LIMIT_SETTING, no_content, signed_in, with_proof
 from portal.api.bearer import current_session, current_user
 from portal.api.schemas import (
     MfaRequest,
@@ -105,7 +105,7 @@ def new_recovery_codes(data: ReauthRequest):
     body=MfaRequest,
     response=TokensOut,
     errors=(400, 401, 429),
-    limit=AUTH_LIMIT,
+    limit=AUTH_RATE_LIMIT_SETTING,
 )
 def second_step(data: MfaRequest):
     """Finish a sign-in that answered 403 `mfa_required`: the `mfa_token` and a `code` from

@@ -1,7 +1,7 @@
 """/users/me/passkeys and /auth/passkey: manage passkeys, sign in with one (WebAuthn JSON)."""
 
 from portal.api import bp
-from portal.api.auth import AUTH_LIMIT, no_content, signed_in, with_proof
+from portal.api.auth import AUTH_RATE_LIMIT_SETTING, no_content, signed_in, with_proof
 from portal.api.bearer import current_session, current_user
 from portal.api.schemas import (
     CreationOptionsOut,
@@ -109,7 +109,7 @@ def remove_passkey(passkey_id, data: ReauthRequest):
     "/auth/passkey/options",
     tag="auth",
     response=RequestOptionsOut,
-    limit=AUTH_LIMIT,
+    limit=AUTH_RATE_LIMIT_SETTING,
 )
 def passkey_request_options():
     """Options to sign in with a passkey (navigator.credentials.get or a platform API).
@@ -129,7 +129,7 @@ def passkey_request_options():
     body=PasskeySignInRequest,
     response=TokensOut,
     errors=(401, 403),
-    limit=AUTH_LIMIT,
+    limit=AUTH_RATE_LIMIT_SETTING,
 )
 def passkey_sign_in(data: PasskeySignInRequest):
     """Sign in with a passkey (user verification required: no second step); tokens.

@@ -30,18 +30,17 @@ from portal.web import (
     device_token,
     end_browser_session,
     form_status,
-    go,
     json_body,
+    redirect_to,
     safe_next,
     start_browser_session,
 )
 
 # Per-IP limits on the doors attackers knock on (shared across workers with Redis storage).
-SUBMIT = "POST"
 
 
 @bp.route("/signup", methods=["GET", "POST"])
-@limiter.limit("10 per minute; 50 per hour", methods=[SUBMIT])
+@limiter.limit("10 per minute; 50 per hour", methods=["POST"])
 def sign_up():
     """Start a sign-up; a code is emailed to confirm the address."""
     if current_user.is_authenticated:
@@ -60,7 +59,7 @@ def sign_up():
         else:
             _bind_sign_up(result.pending_id, result.email)
             flash(f"We sent a 6-digit code to {result.email}.", "info")
-            return go(url_for("auth.verify"))
+            return redirect_to(url_for("auth.verify"))
     return render_page_or_partial(
         "auth/sign_up.html", "auth/_sign_up_form.html", form_status(form), form=form
     )
@@ -77,7 +76,7 @@ def _bound_sign_up() -> dict:
 
 
 @bp.route("/verify", methods=["GET", "POST"])
-@limiter.limit("20 per minute", methods=[SUBMIT])
+@limiter.limit("20 per minute", methods=["POST"])
 def verify():
     """Type the emailed code: the sign-up this browser made becomes an account, signed in."""
     bound = _bound_sign_up()
@@ -97,10 +96,10 @@ def verify():
         else:
             start_browser_session(user_session)
             flash("Your email is confirmed. Welcome!", "success")
-            return go(url_for("profile.show"))
+            return redirect_to(url_for("profile.show"))
     elif not bound and request.method == "POST":
         flash("Sign in with the email and password you chose: we'll send a fresh code.", "info")
-        return go(url_for("auth.sign_in"))
+        return redirect_to(url_for("auth.sign_in"))
     return render_page_or_partial(
         "auth/verify.html",
         "auth/_verify_form.html",
@@ -133,7 +132,7 @@ def resend_code():
 
 
 @bp.route("/signin", methods=["GET", "POST"])
-@limiter.limit("10 per minute; 100 per hour", methods=[SUBMIT])
+@limiter.limit("10 per minute; 100 per hour", methods=["POST"])
 def sign_in():
     """Email or username and password."""
     if current_user.is_authenticated:
@@ -152,25 +151,25 @@ def sign_in():
             if error.code == "email_not_verified":
                 _bind_sign_up(error.extra["pending_id"], error.extra["email"])
                 flash(error.message, "info")
-                return go(url_for("auth.verify"))
+                return redirect_to(url_for("auth.verify"))
             if error.code == "mfa_required":
                 # The token stays in this browser's signed cookie; the code page spends it.
                 session["second_step"] = {
                     "token": error.extra["mfa_token"],
                     "next": safe_next(form.value("next"), url_for("profile.show")),
                 }
-                return go(url_for("auth.second_step"))
+                return redirect_to(url_for("auth.second_step"))
             form.show(error)
         else:
             start_browser_session(user_session)
-            return go(safe_next(form.value("next"), url_for("profile.show")))
+            return redirect_to(safe_next(form.value("next"), url_for("profile.show")))
     return render_page_or_partial(
         "auth/sign_in.html", "auth/_sign_in_form.html", form_status(form), form=form
     )
 
 
 @bp.route("/signin/code", methods=["GET", "POST"])
-@limiter.limit("10 per minute; 100 per hour", methods=[SUBMIT])
+@limiter.limit("10 per minute; 100 per hour", methods=["POST"])
 def second_step():
     """After the right password: a code from the authenticator app, or a recovery code
     (`?method=recovery`). The session starts only now."""
@@ -194,11 +193,11 @@ def second_step():
             if error.code == "invalid_token":
                 session.pop("second_step", None)
                 flash(error.message, "error")
-                return go(url_for("auth.sign_in"))
+                return redirect_to(url_for("auth.sign_in"))
             form.show(error)
         else:
             start_browser_session(user_session)
-            return go(safe_next(pending.get("next"), url_for("profile.show")))
+            return redirect_to(safe_next(pending.get("next"), url_for("profile.show")))
     return render_page_or_partial(
         "auth/second_step.html",
         "auth/_second_step_form.html",
@@ -243,7 +242,7 @@ def passkey_sign_in():
 @login_required
 def sign_out():
     """End this session on the server, then forget the cookie."""
-    sign_out_flow(current_user, current_user.session, Origin.of_request())
+    sign_out_flow(current_user, current_user.current_session, Origin.of_request())
     return back_to_sign_in("You are signed out.")
 
 
@@ -256,7 +255,7 @@ def sign_out_everywhere():
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
-@limiter.limit("5 per minute; 30 per hour", methods=[SUBMIT])
+@limiter.limit("5 per minute; 30 per hour", methods=["POST"])
 def forgot_password():
     """Ask for a reset link; the answer never says whether the account exists."""
     form = ForgotPasswordForm()
@@ -280,7 +279,7 @@ def forgot_password():
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=[SUBMIT])
+@limiter.limit("10 per minute", methods=["POST"])
 def reset_password(token: str):
     """Choose a new password from the emailed link."""
     form = ResetPasswordForm()
@@ -310,7 +309,7 @@ def reset_password(token: str):
 
 
 @bp.route("/not-me/<token>", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=[SUBMIT])
+@limiter.limit("10 per minute", methods=["POST"])
 def not_me(token: str):
     """From the new sign-in email: someone else signed in. GET only asks (mail scanners
     follow links); the POST ends every session and sends a reset link."""

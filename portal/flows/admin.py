@@ -227,7 +227,7 @@ def end_all_user_sessions(admin: User, user_id, reason, origin: Origin) -> int:
     """End every session of an account (an admin acting on themselves keeps this one)."""
     user = get_user(user_id)
     reason = clean_reason(reason)
-    keep = admin.session if admin.id == user.id else None
+    keep = admin.current_session if admin.id == user.id else None
     count = revoke_all(user, f"{ENDED_BY_ADMIN}: {reason}", keep=keep)
     events.record(
         "all_sessions_ended", user, origin=origin, actor=admin, count=count, reason=reason

@@ -39,7 +39,7 @@ def start_session(user: User, kind: str, origin: Origin, **columns) -> UserSessi
     session.expires_at = next_expiry(session, now)
     db.session.add(session)
     user.last_login_at = now
-    user.session = session
+    user.current_session = session
     _end_least_recently_used(user, session, origin)
     return session
 
@@ -104,7 +104,7 @@ def load_active_session(session_id) -> tuple[UserSession, User] | None:
     if row is None:
         return None
     session, user = row
-    user.session = session
+    user.current_session = session
     return session, user
 
 

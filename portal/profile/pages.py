@@ -41,7 +41,7 @@ def page(section: str | None = None, form=None):
         status,
         user=current_user,
         passkey_list=passkeys.list_passkeys(current_user),
-        reauth_minutes=reauth.minutes_left(current_user.session),
+        reauth_minutes=reauth.minutes_left(current_user.current_session),
         **forms,
     )
 

@@ -15,7 +15,7 @@ from portal.origin import Origin
 from portal.profile import bp
 from portal.profile.forms import ReauthForm, TotpConfirmForm
 from portal.profile.pages import section, submitted
-from portal.web import form_status, go, json_body
+from portal.web import form_status, json_body, redirect_to
 
 TWO_STEP = "#two-step"
 PASSKEYS = "#passkeys"
@@ -33,20 +33,20 @@ def _button(anchor: str = TWO_STEP, *, proof: bool = True):
     def decorate(view):
         @wraps(view)
         def run(*args, **kwargs):
-            if proof and not reauth.is_recent(current_user.session):
+            if proof and not reauth.is_recent(current_user.current_session):
                 flash(
                     "Confirm it's you first: your password, and a code if you have two-step "
                     "sign-in.",
                     "info",
                 )
-                return go(_profile())
+                return redirect_to(_profile())
             try:
                 return view(*args, **kwargs)
             except FlowError as error:
                 if error.code == "not_found":
                     abort(404)
                 flash(error.message, "error")
-                return go(_profile(anchor))
+                return redirect_to(_profile(anchor))
 
         return run
 
@@ -60,19 +60,19 @@ def reauthenticate(form: ReauthForm):
     """ "Confirm it's you": the password (and a code once the app is on), good 10 minutes."""
     reauth.prove_identity(
         current_user,
-        current_user.session,
+        current_user.current_session,
         form.value("password"),
         Origin.of_request(),
         code=form.value("code"),
     )
-    return go(_profile())
+    return redirect_to(_profile())
 
 
 @bp.post("/profile/confirm/passkey/options")
 @login_required
 def reauth_passkey_options():
     challenge_id, options = passkeys.authentication_options(
-        passkeys.REAUTH, current_user, current_user.session
+        passkeys.REAUTH, current_user, current_user.current_session
     )
     return jsonify({"publicKey": options, "challenge_id": challenge_id})
 
@@ -85,7 +85,7 @@ def reauth_with_passkey():
     try:
         passkeys.confirm_identity_with_passkey(
             current_user,
-            current_user.session,
+            current_user.current_session,
             body.get("challenge_id"),
             body.get("credential"),
             Origin.of_request(),
@@ -105,8 +105,8 @@ def reauth_with_passkey():
 @_button()
 def start_totp():
     """Begin setting up the authenticator app (after "Confirm it's you")."""
-    totp.begin_setup(current_user, current_user.session, None, Origin.of_request())
-    return go(url_for("profile.totp_setup"))
+    totp.begin_setup(current_user, current_user.current_session, None, Origin.of_request())
+    return redirect_to(url_for("profile.totp_setup"))
 
 
 @bp.route("/profile/totp/setup", methods=["GET", "POST"])
@@ -120,7 +120,7 @@ def totp_setup():
     if form.validate_on_submit():
         try:
             codes = totp.confirm_setup(
-                current_user, current_user.session, form.value("code"), Origin.of_request()
+                current_user, current_user.current_session, form.value("code"), Origin.of_request()
             )
         except FlowError as error:
             form.show(error)
@@ -153,9 +153,9 @@ def _show_recovery_codes(codes: list[str], heading: str):
 @login_required
 @_button()
 def disable_totp():
-    totp.disable(current_user, current_user.session, None, Origin.of_request())
+    totp.disable(current_user, current_user.current_session, None, Origin.of_request())
     flash("Two-step sign-in with the authenticator app is off.", "success")
-    return go(_profile())
+    return redirect_to(_profile())
 
 
 @bp.post("/profile/recovery-codes")
@@ -163,7 +163,9 @@ def disable_totp():
 @_button()
 def new_recovery_codes():
     """Ten new recovery codes; the old ones stop working."""
-    codes = totp.new_recovery_codes(current_user, current_user.session, None, Origin.of_request())
+    codes = totp.new_recovery_codes(
+        current_user, current_user.current_session, None, Origin.of_request()
+    )
     return _show_recovery_codes(codes, "New recovery codes")
 
 
@@ -178,13 +180,13 @@ def _json_error(message: str, status: int = 422, **extra):
 @login_required
 def passkey_options():
     """Creation options for a new passkey (JSON), once this session confirmed it's you."""
-    if not reauth.is_recent(current_user.session):
+    if not reauth.is_recent(current_user.current_session):
         return _json_error(
             "Confirm it's you first (above), then add the passkey.", 403, reauth=True
         )
     try:
         options = passkeys.registration_options(
-            current_user, current_user.session, None, Origin.of_request()
+            current_user, current_user.current_session, None, Origin.of_request()
         )
     except FlowError as error:
         return _json_error(error.message)
@@ -199,7 +201,7 @@ def add_passkey():
     try:
         passkey = passkeys.add_passkey(
             current_user,
-            current_user.session,
+            current_user.current_session,
             body.get("credential"),
             body.get("name"),
             Origin.of_request(),
@@ -218,7 +220,7 @@ def rename_passkey(passkey_id: str):
         current_user, passkey_id, request.form.get("name", ""), Origin.of_request()
     )
     flash(f"Renamed to “{passkey.name}”.", "success")
-    return go(_profile(PASSKEYS))
+    return redirect_to(_profile(PASSKEYS))
 
 
 @bp.post("/profile/passkeys/<passkey_id>/remove")
@@ -226,7 +228,7 @@ def rename_passkey(passkey_id: str):
 @_button(PASSKEYS)
 def remove_passkey(passkey_id: str):
     passkeys.remove_passkey(
-        current_user, current_user.session, passkey_id, None, Origin.of_request()
+        current_user, current_user.current_session, passkey_id, None, Origin.of_request()
     )
     flash("The passkey is removed: it no longer signs in.", "success")
-    return go(_profile(PASSKEYS))
+    return redirect_to(_profile(PASSKEYS))

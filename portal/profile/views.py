@@ -14,7 +14,7 @@ from portal.profile.forms import (
     UsernameForm,
 )
 from portal.profile.pages import page, section, submitted
-from portal.web import form_status, go
+from portal.web import form_status, redirect_to
 
 
 @bp.get("/")
@@ -38,7 +38,7 @@ def show():
 def change_username(form: UsernameForm):
     profile.change_username(current_user, form.value("username"), Origin.of_request())
     flash("Your username is changed.", "success")
-    return go(url_for("profile.show"))
+    return redirect_to(url_for("profile.show"))
 
 
 @bp.post("/profile/email")
@@ -50,12 +50,12 @@ def change_email(form: EmailForm):
         current_user,
         form.value("email"),
         form.value("password"),
-        current_user.session,
+        current_user.current_session,
         Origin.of_request(),
         code=form.value("code"),
     )
     flash(f"We sent a code to {current_user.pending_email}. Enter it below.", "info")
-    return go(url_for("profile.show") + "#email-change")
+    return redirect_to(url_for("profile.show") + "#email-change")
 
 
 @bp.post("/profile/email/confirm")
@@ -64,7 +64,7 @@ def change_email(form: EmailForm):
 def confirm_email(form: EmailConfirmForm):
     profile.confirm_email_change(current_user, form.value("code"), Origin.of_request())
     flash(f"Your email is now {current_user.email}.", "success")
-    return go(url_for("profile.show"))
+    return redirect_to(url_for("profile.show"))
 
 
 @bp.post("/profile/email/cancel")
@@ -72,7 +72,7 @@ def confirm_email(form: EmailConfirmForm):
 def cancel_email_change():
     profile.cancel_email_change(current_user)  # CSRFProtect has checked the token
     flash("The email change is cancelled.", "info")
-    return go(url_for("profile.show"))
+    return redirect_to(url_for("profile.show"))
 
 
 @bp.post("/profile/password")
@@ -84,12 +84,12 @@ def change_password(form: PasswordForm):
         current_user,
         form.value("current_password"),
         form.value("new_password"),
-        current_user.session,
+        current_user.current_session,
         Origin.of_request(),
         code=form.value("code"),
     )
     flash("Your password is changed. Your other sessions were ended.", "success")
-    return go(url_for("profile.show"))
+    return redirect_to(url_for("profile.show"))
 
 
 def _delete_page(form: DeleteForm):
@@ -104,10 +104,10 @@ def delete_account(form: DeleteForm):
     profile.delete_account(
         current_user,
         form.value("password"),
-        current_user.session,
+        current_user.current_session,
         Origin.of_request(),
         code=form.value("code"),
     )
     logout_user()
     flash("Your account is deleted. We're sorry to see you go.", "info")
-    return go(url_for("auth.sign_up"))
+    return redirect_to(url_for("auth.sign_up"))

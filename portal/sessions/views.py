@@ -8,7 +8,7 @@ from portal.flows import sessions as flows
 from portal.htmx import is_htmx
 from portal.origin import Origin
 from portal.sessions import bp
-from portal.web import go
+from portal.web import redirect_to
 
 
 @bp.get("/sessions")
@@ -18,11 +18,11 @@ def index():
     try:
         page = flows.sessions_page(current_user, request.args.get("after"))
     except FlowError:
-        return go(url_for("sessions.index"))  # an old or mangled link: start over
+        return redirect_to(url_for("sessions.index"))  # an old or mangled link: start over
     return render_template(
         "sessions/index.html",
         listing=page,
-        current_id=current_user.session.id,
+        current_id=current_user.current_session.id,
     )
 
 
@@ -35,25 +35,27 @@ def end(session_id: str):
         ended = flows.end_session(current_user, session_id, Origin.of_request())
     except FlowError:
         abort(404)
-    if ended.id == current_user.session.id:
+    if ended.id == current_user.current_session.id:
         logout_user()
         flash("This device is signed out.", "info")
-        return go(url_for("auth.sign_in"))
+        return redirect_to(url_for("auth.sign_in"))
     if is_htmx():
         return render_template("sessions/_ended.html", ended=ended)  # row out, status in
     flash(f"Signed out {ended.device_label}.", "success")
-    return go(url_for("sessions.index"))
+    return redirect_to(url_for("sessions.index"))
 
 
 @bp.post("/sessions/end-others")
 @login_required
 def end_others():
     """End every session but this one."""
-    count = flows.end_other_sessions(current_user, current_user.session, Origin.of_request())
+    count = flows.end_other_sessions(
+        current_user, current_user.current_session, Origin.of_request()
+    )
     flash(
         f"Signed out {count} other session{'s' if count != 1 else ''}."
         if count
         else "There were no other sessions.",
         "success",
     )
-    return go(url_for("sessions.index"))
+    return redirect_to(url_for("sessions.index"))
