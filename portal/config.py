@@ -87,6 +87,17 @@ def _defaults(instance_path: str) -> dict:
         # Per client IP, on the anonymous API endpoints that guess or send things.
         "API_AUTH_RATE_LIMIT": "10 per minute",
         "API_REFRESH_RATE_LIMIT": "30 per minute",
+        # Per client IP, on the sign-up and sign-in pages (their POSTs) that guess or send things.
+        "WEB_SIGNUP_RATE_LIMIT": "10 per minute; 50 per hour",
+        "WEB_VERIFY_RATE_LIMIT": "20 per minute",
+        "WEB_RESEND_CODE_RATE_LIMIT": "5 per minute; 30 per hour",
+        "WEB_SIGNIN_RATE_LIMIT": "10 per minute; 100 per hour",
+        "WEB_SECOND_STEP_RATE_LIMIT": "10 per minute; 100 per hour",
+        "WEB_PASSKEY_OPTIONS_RATE_LIMIT": "30 per minute; 300 per hour",
+        "WEB_PASSKEY_SIGNIN_RATE_LIMIT": "10 per minute; 100 per hour",
+        "WEB_FORGOT_PASSWORD_RATE_LIMIT": "5 per minute; 30 per hour",
+        "WEB_RESET_PASSWORD_RATE_LIMIT": "10 per minute",
+        "WEB_NOT_ME_RATE_LIMIT": "10 per minute",
         "RATELIMIT_ENABLED": True,
         # A rate-limit storage lost at run time: count per process (warning logged) rather
         # than answer 500; an error that still escapes is logged and the request goes on.

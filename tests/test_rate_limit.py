@@ -33,6 +33,45 @@ def test_the_limit_is_per_address(browser, new_browser, user):
     assert elsewhere.post("/signin", {"login": "alice", "password": "x"}).status_code == 422
 
 
+def test_a_page_limit_comes_from_config(make_app, limiter_storage):
+    """WEB_SIGNIN_RATE_LIMIT replaces the default (10 a minute), as API_AUTH_RATE_LIMIT does
+    for the API."""
+    browser = Browser(
+        make_app(
+            RATELIMIT_ENABLED=True,
+            RATELIMIT_STORAGE_URI=limiter_storage,
+            WEB_SIGNIN_RATE_LIMIT="2 per minute",
+        ).test_client()
+    )
+    answers = [
+        browser.post("/signin", {"login": f"someone{n}", "password": "guess"}).status_code
+        for n in range(3)
+    ]
+    assert answers == [422, 422, 429]
+
+
+# Each door's own setting: its second POST in a minute is refused when it allows one.
+PAGE_LIMITS = [
+    ("WEB_SIGNUP_RATE_LIMIT", "/signup"),
+    ("WEB_VERIFY_RATE_LIMIT", "/verify"),
+    ("WEB_RESEND_CODE_RATE_LIMIT", "/verify/resend"),
+    ("WEB_SIGNIN_RATE_LIMIT", "/signin"),
+    ("WEB_SECOND_STEP_RATE_LIMIT", "/signin/code"),
+    ("WEB_PASSKEY_OPTIONS_RATE_LIMIT", "/signin/passkey/options"),
+    ("WEB_PASSKEY_SIGNIN_RATE_LIMIT", "/signin/passkey"),
+    ("WEB_FORGOT_PASSWORD_RATE_LIMIT", "/forgot-password"),
+    ("WEB_RESET_PASSWORD_RATE_LIMIT", "/reset/not-a-token"),
+    ("WEB_NOT_ME_RATE_LIMIT", "/not-me/not-a-token"),
+]
+
+
+@pytest.mark.parametrize(("setting", "path"), PAGE_LIMITS)
+def test_each_door_reads_its_own_setting(app, browser, setting, path):
+    app.config[setting] = "1 per minute"
+    assert browser.post(path).status_code not in (429, 500)
+    assert browser.post(path).status_code == 429
+
+
 def test_pages_are_not_limited(browser):
     assert all(browser.get("/signin").status_code == 200 for _ in range(15))
 

@@ -1,6 +1,6 @@
 """Entrance views: translate forms to flows and flows back to pages."""
 
-from flask import flash, jsonify, redirect, render_template, request, session, url_for
+from flask import current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
 from portal.auth import bp
@@ -36,11 +36,16 @@ from portal.web import (
     start_browser_session,
 )
 
-# Per-IP limits on the doors attackers knock on (shared across workers with Redis storage).
+
+def limited(setting: str, **options):
+    """A per-IP limit on a door attackers knock on, read from the config key `setting` at each
+    request (as the API's `operation(limit=...)` does); counts are shared across workers with
+    Redis storage."""
+    return limiter.limit(lambda: current_app.config[setting], **options)
 
 
 @bp.route("/signup", methods=["GET", "POST"])
-@limiter.limit("10 per minute; 50 per hour", methods=["POST"])
+@limited("WEB_SIGNUP_RATE_LIMIT", methods=["POST"])
 def sign_up():
     """Start a sign-up; a code is emailed to confirm the address."""
     if current_user.is_authenticated:
@@ -76,7 +81,7 @@ def _bound_sign_up() -> dict:
 
 
 @bp.route("/verify", methods=["GET", "POST"])
-@limiter.limit("20 per minute", methods=["POST"])
+@limited("WEB_VERIFY_RATE_LIMIT", methods=["POST"])
 def verify():
     """Type the emailed code: the sign-up this browser made becomes an account, signed in."""
     bound = _bound_sign_up()
@@ -111,7 +116,7 @@ def verify():
 
 
 @bp.post("/verify/resend")
-@limiter.limit("5 per minute; 30 per hour")
+@limited("WEB_RESEND_CODE_RATE_LIMIT")
 def resend_code():
     """Send a fresh code for this browser's sign-up (at most one a minute; the old one dies)."""
     form = ResendForm()
@@ -132,7 +137,7 @@ def resend_code():
 
 
 @bp.route("/signin", methods=["GET", "POST"])
-@limiter.limit("10 per minute; 100 per hour", methods=["POST"])
+@limited("WEB_SIGNIN_RATE_LIMIT", methods=["POST"])
 def sign_in():
     """Email or username and password."""
     if current_user.is_authenticated:
@@ -169,7 +174,7 @@ def sign_in():
 
 
 @bp.route("/signin/code", methods=["GET", "POST"])
-@limiter.limit("10 per minute; 100 per hour", methods=["POST"])
+@limited("WEB_SECOND_STEP_RATE_LIMIT", methods=["POST"])
 def second_step():
     """After the right password: a code from the authenticator app, or a recovery code
     (`?method=recovery`). The session starts only now."""
@@ -212,7 +217,7 @@ def _json_refusal(error: FlowError, status: int):
 
 
 @bp.post("/signin/passkey/options")
-@limiter.limit("30 per minute; 300 per hour")
+@limited("WEB_PASSKEY_OPTIONS_RATE_LIMIT")
 def passkey_options():
     """WebAuthn request options for "Sign in with a passkey" and passkey autofill (JSON)."""
     challenge_id, options = passkeys.authentication_options()
@@ -220,7 +225,7 @@ def passkey_options():
 
 
 @bp.post("/signin/passkey")
-@limiter.limit("10 per minute; 100 per hour")
+@limited("WEB_PASSKEY_SIGNIN_RATE_LIMIT")
 def passkey_sign_in():
     """The browser's assertion (JSON); a passkey with user verification signs in at once."""
     body = json_body()
@@ -255,7 +260,7 @@ def sign_out_everywhere():
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
-@limiter.limit("5 per minute; 30 per hour", methods=["POST"])
+@limited("WEB_FORGOT_PASSWORD_RATE_LIMIT", methods=["POST"])
 def forgot_password():
     """Ask for a reset link; the answer never says whether the account exists."""
     form = ForgotPasswordForm()
@@ -279,7 +284,7 @@ def forgot_password():
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=["POST"])
+@limited("WEB_RESET_PASSWORD_RATE_LIMIT", methods=["POST"])
 def reset_password(token: str):
     """Choose a new password from the emailed link."""
     form = ResetPasswordForm()
@@ -309,7 +314,7 @@ def reset_password(token: str):
 
 
 @bp.route("/not-me/<token>", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=["POST"])
+@limited("WEB_NOT_ME_RATE_LIMIT", methods=["POST"])
 def not_me(token: str):
     """From the new sign-in email: someone else signed in. GET only asks (mail scanners
     follow links); the POST ends every session and sends a reset link."""
