@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from functools import wraps
 
 from flask import current_app, request
-from flask_jwt_extended import jwt_required
 from pydantic import BaseModel, ValidationError
 
+from portal.api.bearer import require_access_token
 from portal.extensions import limiter
 from portal.problems import problem
 
@@ -76,7 +76,7 @@ def operation(
 
         wrapped = view
         if auth:
-            wrapped = jwt_required()(wrapped)
+            wrapped = require_access_token(wrapped)
         if limit:
             wrapped = limiter.limit(lambda: current_app.config[limit])(wrapped)
         bp.add_url_rule(rule, endpoint=fn.__name__, view_func=wrapped, methods=list(methods))

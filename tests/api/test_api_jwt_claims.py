@@ -107,3 +107,16 @@ def test_a_token_signed_with_another_key_is_still_refused(api, tokens):
     forged = jwt.encode(claims(tokens["access_token"]), "k" * 64, algorithm="HS256")
 
     assert_problem(api.get("/users/me", token=forged), 401, "invalid_token")
+
+
+@pytest.mark.parametrize("claim", ["sub", "exp", "type"])
+def test_an_access_token_without_a_required_claim_is_refused(app, api, tokens, claim):
+    stripped = resign(app, tokens["access_token"], **{claim: None})
+
+    assert_problem(api.get("/users/me", token=stripped), 401, "invalid_token")
+
+
+def test_a_bearer_token_is_found_beside_another_scheme(api, tokens):
+    header = f"Basic YWxpY2U6c2VjcmV0, Bearer {tokens['access_token']}"
+
+    assert api.get("/users/me", headers={"Authorization": header}).status_code == 200
