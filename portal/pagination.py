@@ -141,6 +141,7 @@ def read(
     rows (read-only, and much cheaper per row)."""
     if params is None:
         composed, values = _compose(statement, keys, past, count, backwards, _literal), {}
+        one_entity = _one_entity(statement)
     else:
         cache_key = (id(statement), id(keys), past is None, count, backwards)
         entry = _composed.get(cache_key)
@@ -148,12 +149,13 @@ def read(
             if len(_composed) > 1000:  # a caller building its statement per call: no leak
                 _composed.clear()
             composed = _compose(statement, keys, past, count, backwards, _bound)
-            entry = _composed[cache_key] = (composed, statement, keys)  # ids stay taken
-        composed, values = entry[0], dict(params)
+            # The statement and keys are kept with it, so their ids are not reused.
+            entry = _composed[cache_key] = (composed, _one_entity(statement), statement, keys)
+        composed, one_entity, values = entry[0], entry[1], dict(params)
         if past is not None:
             values.update({f"keyset_{n}": value for n, value in enumerate(past)})
     result = db.session.execute(composed, values)
-    return list(result.scalars() if _one_entity(statement) else result)
+    return list(result.scalars() if one_entity else result)
 
 
 def _one_entity(statement) -> bool:
@@ -234,9 +236,8 @@ def keyset_page(
     the one before the cursor `before`. A cursor this list did not write raises BadCursor
     before any SQL is sent. `params`: see read()."""
     after, before = after or None, before or None
-    types = key_types(keys)
     cursor = before if before is not None else after
-    past = decode(cursor, types) if cursor is not None else None
+    past = decode(cursor, key_types(keys)) if cursor is not None else None
     rows = read(statement, keys, past, limit + 1, backwards=before is not None, params=params)
     return page_of(
         rows, limit, lambda row: encode(values_of(row, keys)), after=after, before=before
