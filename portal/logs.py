@@ -24,6 +24,9 @@ _SECRET_KEYS = {"password", "code", "token", "refresh_token", "access_token", "s
 _RECORD_KEYS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
+ACCESS = "portal.access"  # the logger of the one line per request
+
+
 def redact(text: str) -> str:
     """`text` with the secret of every secret-carrying URL path cut out."""
     return _SECRET_PATH_RE.sub(r"\1…", text) if "/" in text else text
@@ -51,6 +54,10 @@ class RedactFilter(logging.Filter):
     named like secrets. It also stamps the request id."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == ACCESS and not record.exc_info:
+            # The per-request line: made by _log_request from the route, a redacted path
+            # and numbers only, so there is nothing to cut.
+            return _stamped(record)
         if isinstance(record.msg, dict):  # python-json-logger's structured messages
             record.msg = {k: _clean(v) for k, v in record.msg.items() if k not in _SECRET_KEYS}
         else:
@@ -69,15 +76,20 @@ class RedactFilter(logging.Filter):
         if record.exc_info:
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
-        if not hasattr(record, "request_id") and has_request_context():
-            record.request_id = g.get("request_id")
-        otel = sys.modules.get("opentelemetry.trace")  # loaded only when tracing is on
-        if otel is not None and not hasattr(record, "trace_id"):
-            span = otel.get_current_span().get_span_context()
-            if span.is_valid:  # the line links to its trace
-                record.trace_id = format(span.trace_id, "032x")
-                record.span_id = format(span.span_id, "016x")
-        return True
+        return _stamped(record)
+
+
+def _stamped(record: logging.LogRecord) -> bool:
+    """The request id on every line, and the trace it belongs to when tracing is on."""
+    if not hasattr(record, "request_id") and has_request_context():
+        record.request_id = g.get("request_id")
+    otel = sys.modules.get("opentelemetry.trace")  # loaded only when tracing is on
+    if otel is not None and not hasattr(record, "trace_id"):
+        span = otel.get_current_span().get_span_context()
+        if span.is_valid:  # the line links to its trace
+            record.trace_id = format(span.trace_id, "032x")
+            record.span_id = format(span.span_id, "016x")
+    return True
 
 
 def formatter() -> JsonFormatter:
@@ -124,7 +136,7 @@ def init_app(app: Flask) -> None:
     root.setLevel(logging.INFO)
     app.logger.handlers = []
     app.logger.propagate = True
-    access = logging.getLogger("portal.access")
+    access = logging.getLogger(ACCESS)
 
     @app.before_request
     def _request_id():
