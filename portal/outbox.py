@@ -35,7 +35,7 @@ from portal.email import SUBJECTS, EmailError, build_message, deliver
 from portal.extensions import db
 from portal.models import OutboxMessage
 from portal.origin import Origin
-from portal.pagination import BadCursor, keyset_page
+from portal.pagination import keyset_page_or_first
 
 log = logging.getLogger(__name__)
 
@@ -327,10 +327,7 @@ def listing(
     if status in STATUSES:
         query = query.where(OutboxMessage.status == status)
     keys = [OutboxMessage.id.desc()]
-    try:
-        return keyset_page(query, keys, limit, after=after, before=before)
-    except BadCursor:
-        return keyset_page(query, keys, limit)
+    return keyset_page_or_first(query, keys, limit, after=after, before=before)
 
 
 def retry(admin, message_id: int, origin: Origin) -> OutboxMessage:

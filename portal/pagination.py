@@ -242,3 +242,12 @@ def keyset_page(
     return page_of(
         rows, limit, lambda row: encode(values_of(row, keys)), after=after, before=before
     )
+
+
+def keyset_page_or_first(statement, keys: Sequence, limit: int, *, after=None, before=None):
+    """keyset_page, but a cursor this list did not write (a link mangled or typed by hand)
+    shows the first page: for pages, where a person follows links."""
+    try:
+        return keyset_page(statement, keys, limit, after=after, before=before)
+    except BadCursor:
+        return keyset_page(statement, keys, limit)

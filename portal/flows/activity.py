@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from portal.models import SecurityEvent, User
-from portal.pagination import BadCursor, Page, keyset_page
+from portal.pagination import Page, keyset_page_or_first
 
 PAGE_SIZE = 25
 
@@ -81,10 +81,7 @@ def events_page(
     if kind:
         statement = statement.where(SecurityEvent.kind == kind)
     keys = [SecurityEvent.id.desc()]
-    try:
-        return keyset_page(statement, keys, limit, after=after, before=before)
-    except BadCursor:
-        return keyset_page(statement, keys, limit)
+    return keyset_page_or_first(statement, keys, limit, after=after, before=before)
 
 
 def own_activity(user: User, *, after=None, before=None, limit: int | None = None) -> Page:
