@@ -73,6 +73,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.add_template_filter(activity.label, "label")
     app.add_template_global(templating.when, "format_when")  # _macros/lists.html: when()
     app.add_template_global(templating.row_url)
+    app.add_template_global(templating.fixed_url)
 
     from portal import metrics, tracing
 

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import quote
 
-from flask import url_for
+from flask import request, url_for
 from markupsafe import Markup
 
 _SLOT = "__row__"
@@ -27,3 +27,16 @@ def row_url(endpoint: str, argument: str) -> Callable[[object], str]:
     only the value changes from row to row (a url_for per row was a tenth of a list)."""
     pattern = url_for(endpoint, **{argument: _SLOT})
     return lambda value: pattern.replace(_SLOT, quote(str(value), safe=""))
+
+
+_fixed_urls: dict[tuple, str] = {}
+
+
+def fixed_url(endpoint: str, **values) -> str:
+    """url_for for the links every page carries that never change (assets, pages without
+    arguments), made once per mount point instead of on every page."""
+    key = (request.script_root, endpoint, tuple(sorted(values.items())))
+    url = _fixed_urls.get(key)
+    if url is None:
+        url = _fixed_urls[key] = url_for(endpoint, **values)
+    return url
