@@ -74,6 +74,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.add_template_global(templating.when, "format_when")  # _macros/lists.html: when()
     app.add_template_global(templating.row_url)
     app.add_template_global(templating.fixed_url)
+    app.add_template_global(templating.account_badges)
 
     from portal import metrics, tracing
 

@@ -40,3 +40,21 @@ def fixed_url(endpoint: str, **values) -> str:
     if url is None:
         url = _fixed_urls[key] = url_for(endpoint, **values)
     return url
+
+
+_BADGES = {
+    "verified": Markup('<span class="badge ok">Verified</span>'),
+    "unverified": Markup('<span class="badge warn">Unverified</span>'),
+    "disabled": Markup('<span class="badge danger">Disabled</span>'),
+    "admin": Markup('<span class="badge current">Admin</span>'),
+}
+
+
+def account_badges(account) -> Markup:
+    """An account's status as badges (templates/admin/_badges.html: one call per row)."""
+    shown = [_BADGES["verified" if account.is_verified else "unverified"]]
+    if not account.is_active:
+        shown.append(_BADGES["disabled"])
+    if account.is_admin:
+        shown.append(_BADGES["admin"])
+    return Markup("\n").join(shown)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from functools import cache
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import load_only
 
 from portal.extensions import db
 from portal.flows import FlowError, activity, budget, events, invalid
@@ -117,8 +116,9 @@ def search_users(
 
 
 # What a list of accounts shows (templates/admin/_users.html): a page reads these columns
-# only, not the password hash, nor the second-factor summary's subqueries for every row.
-_LISTED = load_only(
+# only, as rows (not the password hash, nor the second-factor summary's subqueries, nor a
+# model object for every row).
+_LISTED = (
     User.id,
     User.email,
     User.username,
@@ -138,7 +138,7 @@ class _Run:
 
 
 def _run(tag: str, column, *where) -> _Run:
-    return _Run(tag, column, select(User).options(_LISTED).where(*where), (column,))
+    return _Run(tag, column, select(*_LISTED).where(*where), (column,))
 
 
 @cache
