@@ -30,7 +30,7 @@ def list_sessions():
     current = current_session()
     page = flows.sessions_page(current_user(), request.args.get("cursor") or None, limit)
     items = [SessionOut.of(s, current.id) for s in page.items]
-    return SessionList(sessions=items, next_cursor=page.next_cursor).model_dump(mode="json")
+    return SessionList(sessions=items, next_cursor=page.next_cursor)
 
 
 @operation(

@@ -72,7 +72,14 @@ def operation(
                     kwargs["data"] = parse_body(body)
                 except BodyError as error:
                     return error.response
-            return fn(*args, **kwargs)
+            answer = fn(*args, **kwargs)
+            if isinstance(answer, BaseModel):
+                # Serialised by pydantic straight to JSON text, not to a dict that Flask then
+                # encodes again (the account and the sessions list, on every call).
+                return current_app.response_class(
+                    answer.model_dump_json(), status=status, mimetype="application/json"
+                )
+            return answer
 
         wrapped = view
         if auth:

@@ -15,8 +15,8 @@ from portal.flows import FlowError, admin, mfa, profile
 from portal.origin import Origin
 
 
-def user_response(user):
-    return UserOut.of(user).model_dump(mode="json")
+def user_response(user) -> UserOut:
+    return UserOut.of(user)
 
 
 @operation(bp, "GET", "/users/me", tag="users", response=UserOut, auth=True)
