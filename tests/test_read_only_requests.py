@@ -172,3 +172,20 @@ def test_writes_still_run_in_a_transaction(served, api_token):
     assert response.status_code == 204, response.get_data(as_text=True)
     # (A statement is noted as it is handed to psycopg, which sends BEGIN first.)
     assert sent.count("BEGIN") == 1 and sent[-1] == "COMMIT", sent
+
+
+def test_a_sign_in_from_a_known_device_is_one_transaction(served):
+    """Round trips of an API sign-in, counted on the wire: one BEGIN, its eight statements
+    (pinned one by one in tests/api/test_work_per_request.py), one COMMIT, nothing read
+    back after it."""
+    client = client_of(served)
+    body = {"email": "reader@example.com", "password": PASSWORD}
+    first = client.post("/api/v1/auth/login", json=body)
+    assert first.status_code == 200, first.get_data(as_text=True)
+    body["device_token"] = first.get_json()["device_token"]
+    with wire(served) as sent:
+        response = client.post("/api/v1/auth/login", json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert sent.count("BEGIN") == 1 and sent[-1] == "COMMIT", sent
+    assert sent.count("COMMIT") == 1 and "ROLLBACK" not in sent, sent
+    assert len(sent) == 2 + 8, sent  # BEGIN, 8 statements, COMMIT
