@@ -2,11 +2,11 @@
 fresh migrated schema. Shared by tests/conftest.py and tests/api/conftest.py."""
 
 import os
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -93,3 +93,43 @@ def add_sessions(user, count: int, *, kind="web") -> None:
         {"user": user.id, "kind": kind, "count": count},
     )
     db.session.commit()
+
+
+def add_users(count: int, prefix: str = "user") -> None:
+    """`count` verified accounts named prefix1, prefix2, ... (prefix1@example.com), for tables
+    of a realistic size."""
+    db.session.execute(
+        text(
+            "INSERT INTO users (id, email, username, password_hash, is_verified, is_admin, "
+            "is_active, created_at, updated_at) SELECT gen_random_uuid(), "
+            ":prefix || n || '@example.com', :prefix || n, 'x', true, false, true, now(), now() "
+            "FROM generate_series(1, :count) AS n"
+        ),
+        {"prefix": prefix, "count": count},
+    )
+
+
+@contextmanager
+def sent_statements(matching):
+    """The (statement, parameters) pairs the app sends while the block runs, those for which
+    `matching(statement)` is true."""
+    captured: list[tuple] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if matching(statement):
+            captured.append((statement, parameters))
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        yield captured
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+
+
+def explain(statement: str, parameters) -> str:
+    """PostgreSQL's plan for a statement the app sent, inside the test's transaction."""
+    raw = db.session.connection().connection.dbapi_connection
+    with raw.cursor() as cur:
+        cur.execute("EXPLAIN " + statement, parameters)
+        return "\n".join(row[0] for row in cur.fetchall())

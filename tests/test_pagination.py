@@ -8,8 +8,8 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
-from db_helpers import add_sessions
-from sqlalchemy import event, select, text
+from db_helpers import add_sessions, explain, sent_statements
+from sqlalchemy import select, text
 from web_helpers import PASSWORD
 
 from portal import clock
@@ -193,29 +193,21 @@ def test_bad_cursors_raise_bad_cursor_before_any_sql(app, count_queries, cursor)
     assert statements == []
 
 
+def _reads_sessions(sql: str) -> bool:
+    return sql.lstrip().upper().startswith("SELECT") and "FROM sessions" in sql
+
+
 def test_the_cursor_page_of_sessions_reads_the_index_in_order_and_stops(app, user):
     """EXPLAIN of a page after a cursor: the row-value comparison is served by the index on
     (user_id, created_at), under a Limit, with no sort of every session."""
     add_sessions(user, 3000)
     db.session.execute(text("ANALYZE sessions"))
     cursor = sessions_page(user).next_cursor
-    captured = []
-
-    def capture(conn, cur, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT") and "FROM sessions" in statement:
-            captured.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", capture)
-    try:
+    with sent_statements(_reads_sessions) as captured:
         sessions_page(user, cursor)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", capture)
     statement, parameters = captured[-1]
     assert "(sessions.created_at, sessions.id) <" in statement
-    raw = db.session.connection().connection.dbapi_connection
-    with raw.cursor() as cur:
-        cur.execute("EXPLAIN " + statement, parameters)
-        plan = "\n".join(row[0] for row in cur.fetchall())
+    plan = explain(statement, parameters)
     assert plan.startswith("Limit"), plan
     # Either index on (user_id, created_at) read backwards: the one of active sessions, or
     # the one of all of an account's sessions (PostgreSQL picks by its statistics).

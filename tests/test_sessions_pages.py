@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from db_helpers import add_sessions
+from db_helpers import add_sessions, explain, sent_statements
 from sqlalchemy import text
 
 from portal.extensions import db
@@ -60,24 +60,12 @@ def test_the_page_query_reads_the_index_in_order_and_stops_after_a_page(app, use
 
     add_sessions(user, 3000)
     db.session.execute(text("ANALYZE sessions"))
-    captured = []
-
-    from sqlalchemy import event
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT") and "FROM sessions" in statement:
-            captured.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", capture)
-    try:
+    with sent_statements(
+        lambda sql: sql.lstrip().upper().startswith("SELECT") and "FROM sessions" in sql
+    ) as captured:
         sessions_page(user)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", capture)
     statement, parameters = captured[-1]
-    raw = db.session.connection().connection.dbapi_connection
-    with raw.cursor() as cur:
-        cur.execute("EXPLAIN " + statement, parameters)
-        plan = "\n".join(row[0] for row in cur.fetchall())
+    plan = explain(statement, parameters)
     assert "Limit" in plan
     # Either index on (user_id, created_at) read backwards: the one of active sessions, or
     # the one of all of an account's sessions (PostgreSQL picks by its statistics).

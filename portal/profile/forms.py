@@ -2,7 +2,6 @@
 
 from wtforms import EmailField, PasswordField, StringField
 
-from portal.forms import EmptyForm as EmptyForm  # sessions/views.py imports it from here
 from portal.forms import PortalForm, six_digit_code
 
 

@@ -158,37 +158,19 @@ def test_email_matches_come_first_then_username_only_matches_across_pages(
 
 def test_the_search_reads_an_index_in_order_and_stops_after_a_page(app, admin_user):
     """EXPLAIN at 20,000 users matching the prefix: index scans under a Limit, no Sort."""
-    from sqlalchemy import event, text
+    from db_helpers import add_users, explain, sent_statements
+    from sqlalchemy import text
 
     from portal.extensions import db
 
-    db.session.execute(
-        text(
-            "INSERT INTO users (id, email, username, password_hash, is_verified, is_admin, "
-            "is_active, created_at, updated_at) SELECT gen_random_uuid(), "
-            "'user' || n || '@example.com', 'user' || n, 'x', true, false, true, now(), now() "
-            "FROM generate_series(1, 20000) AS n"
-        )
-    )
+    add_users(20000)
     db.session.execute(text("ANALYZE users"))
-    captured = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        if "FROM users" in statement:
-            captured.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", capture)
-    try:
+    with sent_statements(lambda sql: "FROM users" in sql) as captured:
         page = search_users("user1", limit=25)
         search_users("user1", after=page.next_cursor, limit=25)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", capture)
     assert len(captured) == 2  # one statement a page while inside the email run
-    raw = db.session.connection().connection.dbapi_connection
     for statement, parameters in captured:
-        with raw.cursor() as cur:
-            cur.execute("EXPLAIN " + statement, parameters)
-            plan = "\n".join(row[0] for row in cur.fetchall())
+        plan = explain(statement, parameters)
         assert plan.startswith("Limit"), plan
         assert "Index Scan using ix_users_email_c" in plan, plan
         assert "Sort" not in plan, plan

@@ -2,7 +2,8 @@
 every character is literal, and PostgreSQL keeps one plan for every prefix."""
 
 import pytest
-from sqlalchemy import event, text
+from db_helpers import add_users, explain, sent_statements
+from sqlalchemy import text
 
 from portal.extensions import db
 from portal.flows.admin import _prefix_range, search_users
@@ -53,35 +54,16 @@ def test_a_prefix_that_ends_past_the_alphabet_still_finds_its_accounts(make_user
 def test_one_generic_plan_reads_the_index_in_order_and_stops(app, make_user):
     """A plan made without the prefix's value (as PostgreSQL keeps for a prepared statement)
     is still an index scan under the Limit: no sort, no plan per search."""
-    db.session.execute(
-        text(
-            "INSERT INTO users (id, email, username, password_hash, is_verified, is_admin, "
-            "is_active, created_at, updated_at) SELECT gen_random_uuid(), "
-            "'user' || n || '@example.com', 'user' || n, 'x', true, false, true, now(), now() "
-            "FROM generate_series(1, 5000) AS n"
-        )
-    )
+    add_users(5000)
     db.session.execute(text("ANALYZE users"))
-    captured = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        if "FROM users" in statement:
-            captured.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", capture)
-    try:
+    with sent_statements(lambda sql: "FROM users" in sql) as captured:
         search_users("user1", limit=25)
         search_users("zzz", limit=25)  # no email matches: the username run is read too
-    finally:
-        event.remove(db.engine, "before_cursor_execute", capture)
     assert len(captured) == 3
     db.session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
-    raw = db.session.connection().connection.dbapi_connection
     for statement, parameters in captured:
         assert " LIKE " not in statement, statement
-        with raw.cursor() as cur:
-            cur.execute("EXPLAIN " + statement, parameters)
-            plan = "\n".join(row[0] for row in cur.fetchall())
+        plan = explain(statement, parameters)
         assert plan.startswith("Limit"), plan
         assert "Index Scan using ix_users_" in plan and "_c on users" in plan, plan
         assert "Sort" not in plan, plan

@@ -5,6 +5,7 @@ a statement or a round trip to these fails here; speed itself is measured by the
 from datetime import timedelta
 
 import pytest
+from db_helpers import add_users, explain, sent_statements
 from web_helpers import PASSWORD
 
 from portal import clock
@@ -136,7 +137,7 @@ def test_a_page_view_does_not_rewrite_the_session_cookie(auth):
 def test_the_session_cap_reads_active_sessions_only(api, user):
     """At sign-in, the cap's UPDATE reads the account's active sessions through their own
     index (least recently used first), not every ended session the account ever had."""
-    from sqlalchemy import event, text
+    from sqlalchemy import text
 
     db.session.execute(
         text(
@@ -150,14 +151,7 @@ def test_the_session_cap_reads_active_sessions_only(api, user):
         {"user": user.id},
     )
     # Other accounts' sessions, as in any real table (the account's own are then few).
-    db.session.execute(
-        text(
-            "INSERT INTO users (id, email, username, password_hash, is_verified, is_admin, "
-            "is_active, created_at, updated_at) SELECT gen_random_uuid(), 'other' || n || "
-            "'@example.com', 'other' || n, 'x', true, false, true, now(), now() "
-            "FROM generate_series(1, 2000) AS n"
-        )
-    )
+    add_users(2000, prefix="other")
     db.session.execute(
         text(
             "INSERT INTO sessions (id, user_id, kind, user_agent, device_label, ip_address, "
@@ -167,25 +161,13 @@ def test_the_session_cap_reads_active_sessions_only(api, user):
         )
     )
     db.session.execute(text("ANALYZE sessions"))
-    captured = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("UPDATE sessions SET revoked_at"):
-            captured.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", capture)
-    try:
+    with sent_statements(lambda sql: sql.startswith("UPDATE sessions SET revoked_at")) as cap:
         response = api.client.post(
             "/api/v1/auth/login", json={"email": "alice@example.com", "password": PASSWORD}
         )
-    finally:
-        event.remove(db.engine, "before_cursor_execute", capture)
     assert response.status_code == 200, response.get_data(as_text=True)
-    ((statement, parameters),) = captured
-    raw = db.session.connection().connection.dbapi_connection
-    with raw.cursor() as cur:
-        cur.execute("EXPLAIN " + statement, parameters)
-        plan = "\n".join(row[0] for row in cur.fetchall())
+    ((statement, parameters),) = cap
+    plan = explain(statement, parameters)
     assert "ix_sessions_active_user_id_last_seen_at" in plan, plan
     ended = db.session.scalar(
         text("SELECT count(*) FROM sessions WHERE user_id = :u AND revoked_reason = :r"),
