@@ -307,6 +307,10 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str | None] = mapped_column(String(200))
     # Security notices to one address within 10 minutes merge into one digest.
     merge_key: Mapped[str | None] = mapped_column(String(64))
+    # A digest holding DIGEST_ITEMS notices in full counts the rest here, by kind (no secret
+    # in a count): a storm of notices adds to a small column instead of opening and sealing
+    # the whole encrypted payload again on every one (outbox.enqueue_notice).
+    digest_more: Mapped[dict | None] = mapped_column(JSON)
     idempotency_key: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -29,6 +29,7 @@ from html import escape
 
 from flask import after_this_request, current_app, g, has_request_context
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from portal import clock, crypto, metrics
 from portal.email import SUBJECTS, EmailError, build_message, deliver
@@ -99,20 +100,20 @@ def enqueue_notice(to: str, kind: str, merge_key: str, **context) -> OutboxMessa
         .order_by(OutboxMessage.available_at.desc())
         .limit(1)
         .with_for_update()
+        # A full digest's payload is tens of kilobytes: read only when a notice goes into it.
+        .options(defer(OutboxMessage.payload))
     )
     if last is None or last.available_at <= now - MERGE_WINDOW:
         row = enqueue_email(to, kind, **context)
         row.merge_key = merge_key
         return row
-    if last.kind == DIGEST and last.status == "pending" and last.payload:
-        digest = _open(last.payload)
-        if len(digest["items"]) < DIGEST_ITEMS:
-            digest["items"].append(build_message(to, kind, context))
-        else:  # a storm of notices: the rest are counted, so the digest stays one email
-            more = digest.setdefault("more", {})
-            more[kind] = more.get(kind, 0) + 1
-        last.payload = _seal(digest)
-        return last
+    if last.kind == DIGEST and last.status == "pending":
+        if last.digest_more is not None:  # full: counted, the payload is left as it is
+            last.digest_more = {**last.digest_more, kind: last.digest_more.get(kind, 0) + 1}
+            return last
+        if last.payload:
+            _add_to_digest(last, build_message(to, kind, context), kind)
+            return last
     row = OutboxMessage(
         kind=DIGEST,
         recipient=to,
@@ -124,6 +125,22 @@ def enqueue_notice(to: str, kind: str, merge_key: str, **context) -> OutboxMessa
     db.session.add(row)
     metrics.queued(DIGEST)
     return row
+
+
+def _add_to_digest(digest: OutboxMessage, message: dict, kind: str) -> None:
+    """One more notice in full; the one that fills the digest starts its counts."""
+    data = _open(digest.payload)
+    more = data.pop("more", None)  # counted inside the payload by an earlier version
+    if more is None and len(data["items"]) < DIGEST_ITEMS:
+        data["items"].append(message)
+        digest.payload = _seal(data)
+        if len(data["items"]) == DIGEST_ITEMS:
+            digest.digest_more = {}
+        return
+    more = more or {}
+    more[kind] = more.get(kind, 0) + 1
+    digest.payload = _seal(data)
+    digest.digest_more = more
 
 
 def enqueue_job(name: str, origin: Origin | None = None, **payload) -> OutboxMessage:
@@ -220,7 +237,9 @@ def _handle(row: OutboxMessage, now) -> None:
         log.info("email_dropped", extra={"kind": row.kind})
         return
     message = (
-        _digest(row.recipient, data["items"], data.get("more", {})) if row.kind == DIGEST else data
+        _digest(row.recipient, data["items"], row.digest_more or data.get("more") or {})
+        if row.kind == DIGEST
+        else data
     )
     try:
         deliver(message, idempotency_key=row.idempotency_key)

@@ -233,3 +233,62 @@ def test_a_storm_of_notices_stays_one_email_of_bounded_size(app, user, outbox):
     assert digest["text"].count("was just changed") == 20
     assert "And 9 more “Your Portal password was changed”" in digest["text"]
     assert kinds_sent(outbox).count("password_changed") == 30
+
+
+def test_a_full_digest_counts_further_notices_without_rewriting_its_payload(app, user, outbox):
+    """Past DIGEST_ITEMS, a notice adds to the digest's counts alone: the encrypted payload
+    (tens of kilobytes) is neither opened nor written again, so a storm costs a small update
+    per notice. The counts are by kind, and the email says them."""
+    items = delivery.DIGEST_ITEMS
+    with app.test_request_context("/"):
+        for _ in range(items + 1):  # the first goes at once, the next `items` fill the digest
+            accounts.notify(user, "password_changed", device="Firefox on Linux")
+            db.session.commit()
+        [digest] = rows(delivery.DIGEST)
+        sealed = digest.payload
+        assert digest.digest_more == {}
+
+        accounts.notify(user, "password_changed", device="Firefox on Linux")
+        accounts.notify(user, "new_sign_in", device="Edge", ip_address="192.0.2.9", when="now",
+                        link="https://portal.test/not-me")
+        db.session.commit()
+        db.session.expire_all()
+        [digest] = rows(delivery.DIGEST)
+        assert digest.payload == sealed  # not sealed again
+        assert digest.digest_more == {"password_changed": 1, "new_sign_in": 1}
+
+    clock.advance(timedelta(minutes=10, seconds=1))
+    outbox_deliver()
+    sent = outbox[-1]
+    assert sent["subject"] == f"{items + 2} security notices about your Portal account"
+    assert sent["text"].count("was just changed") == items
+    assert "And 1 more “Your Portal password was changed”, 1 more “" in sent["text"]
+    assert kinds_sent(outbox).count("new_sign_in") == 1
+
+
+def test_a_digest_queued_before_its_counts_had_a_column_still_counts_and_sends(
+    app, user, outbox
+):
+    """A full digest written by the previous version kept its counts inside the payload: the
+    next notice moves them to the column, and one not added to is sent with them."""
+    with app.test_request_context("/"):
+        for _ in range(3):
+            accounts.notify(user, "password_changed", device="Firefox on Linux")
+            db.session.commit()
+        [digest] = rows(delivery.DIGEST)
+        data = delivery._open(digest.payload)
+        data["more"] = {"password_changed": 5}  # as the previous version sealed it
+        digest.payload = delivery._seal(data)
+        db.session.commit()
+
+        accounts.notify(user, "password_changed", device="Firefox on Linux")
+        db.session.commit()
+        db.session.expire_all()
+        [digest] = rows(delivery.DIGEST)
+        assert digest.digest_more == {"password_changed": 6}
+        assert "more" not in delivery._open(digest.payload)
+
+    clock.advance(timedelta(minutes=10, seconds=1))
+    outbox_deliver()
+    assert outbox[-1]["subject"] == "8 security notices about your Portal account"
+    assert "And 6 more" in outbox[-1]["text"]
