@@ -249,8 +249,14 @@ def test_a_full_digest_counts_further_notices_without_rewriting_its_payload(app,
         assert digest.digest_more == {}
 
         accounts.notify(user, "password_changed", device="Firefox on Linux")
-        accounts.notify(user, "new_sign_in", device="Edge", ip_address="192.0.2.9", when="now",
-                        link="https://portal.test/not-me")
+        accounts.notify(
+            user,
+            "new_sign_in",
+            device="Edge",
+            ip_address="192.0.2.9",
+            when="now",
+            link="https://portal.test/not-me",
+        )
         db.session.commit()
         db.session.expire_all()
         [digest] = rows(delivery.DIGEST)
@@ -266,9 +272,7 @@ def test_a_full_digest_counts_further_notices_without_rewriting_its_payload(app,
     assert kinds_sent(outbox).count("new_sign_in") == 1
 
 
-def test_a_digest_queued_before_its_counts_had_a_column_still_counts_and_sends(
-    app, user, outbox
-):
+def test_a_digest_queued_before_its_counts_had_a_column_still_counts_and_sends(app, user, outbox):
     """A full digest written by the previous version kept its counts inside the payload: the
     next notice moves them to the column, and one not added to is sent with them."""
     with app.test_request_context("/"):
