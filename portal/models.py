@@ -447,6 +447,15 @@ User.recovery_codes_left = column_property(
 
 MFA_SUMMARY = ("totp_enabled", "passkey_count", "recovery_codes_left")
 
+# Whether the account has a known device (flows/devices.py: a sign-in from a new device is
+# announced only then). Deferred: only the sign-in's own look-up of the account loads it, in
+# the same statement (accounts.find_by_login); anywhere else, reading it costs a query.
+User.has_devices = column_property(
+    select(Device.id).where(Device.user_id == User.id).exists().correlate_except(Device),
+    deferred=True,
+    expire_on_flush=False,
+)
+
 
 def forget_mfa_summary(user: User) -> None:
     """A second factor of `user` changed: its summary is read again when next used (flows

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import undefer
 
 from portal import clock, outbox
 from portal.extensions import db
@@ -32,10 +33,15 @@ def find_by_email(email: str | None) -> User | None:
 
 
 def find_by_login(login: str) -> User | None:
-    """By email or username (both stored lower-case)."""
+    """By email or username (both stored lower-case), for a sign-in: with whether it has
+    known devices (User.has_devices), in the same statement."""
     if "\x00" in login:  # PostgreSQL refuses NUL in text; no account could match it
         return None
-    return db.session.scalar(select(User).where(or_(User.email == login, User.username == login)))
+    return db.session.scalar(
+        select(User)
+        .where(or_(User.email == login, User.username == login))
+        .options(undefer(User.has_devices))
+    )
 
 
 def recipient_hash(address: str) -> str:

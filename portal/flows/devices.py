@@ -9,6 +9,7 @@ one is announced to the owner. A password reset or "this wasn't me" voids them a
 import hashlib
 import hmac
 import secrets
+import uuid
 
 from flask import current_app
 from sqlalchemy import delete, select
@@ -62,8 +63,10 @@ def remember(
         device.last_used_at = now
         device.device_label = origin.device
         return device, token, False
-    has_others = db.session.scalar(select(Device.id).where(Device.user_id == user.id).limit(1))
+    # Read before this device is added (from the account's own look-up, when it made one).
+    has_others = user.has_devices
     device = Device(
+        id=uuid.uuid4(),  # set here, so the session can name it before anything is written
         user_id=user.id,
         token_hash=_hash(token),
         kind=kind,
@@ -72,8 +75,7 @@ def remember(
         last_used_at=now,
     )
     db.session.add(device)
-    db.session.flush()
-    return device, token, has_others is not None
+    return device, token, has_others
 
 
 def void_all(user: User) -> int:

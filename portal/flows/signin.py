@@ -92,13 +92,20 @@ def complete_sign_in(
     new to the account. `second_factor`: what proved it beyond the password, if anything
     (totp, recovery_code, passkey); `device`: what the caller's own look-up of `device_token`
     found (a Device or None), if it made one. Commits."""
-    device, token, announce = devices.remember(user, kind, origin, device_token, known=device)
-    # Everything the session row holds is set before it is first written: one INSERT.
-    session = start_session(user, kind, origin, second_factor=second_factor, device_id=device.id)
-    session.device_token = token
-    events.record("signed_in", user, origin=origin, session=session, **data)
-    if announce:
-        notices.announce_new_sign_in(user, session, origin)
+    # Nothing is written before the commit: the statements below only read (and end sessions
+    # past the cap), and the new rows (device, session, events, notice) go in one flush.
+    with db.session.no_autoflush:
+        device, token, announce = devices.remember(
+            user, kind, origin, device_token, known=device
+        )
+        # Everything the session row holds is set before it is first written: one INSERT.
+        session = start_session(
+            user, kind, origin, second_factor=second_factor, device_id=device.id
+        )
+        session.device_token = token
+        events.record("signed_in", user, origin=origin, session=session, **data)
+        if announce:
+            notices.announce_new_sign_in(user, session, origin)
     commit_keeping_loaded()
     return session
 

@@ -89,10 +89,11 @@ def test_a_login_from_a_known_device_writes_once(api, user, statements):
         "SELECT",  # the account by email or username, its second factors with it
         "SELECT",  # this device of it
         "SELECT",  # its guessing budget
+        "UPDATE",  # sessions past the cap (none), in one statement
+        # then everything it writes, in one flush at the commit:
         "UPDATE",  # the device's last use
         "UPDATE",  # the user's last sign-in
         "INSERT",  # the session, refresh jti and device included
-        "UPDATE",  # sessions past the cap (none), in one statement
         "INSERT",  # the event
     ], made  # and the tokens are signed from what was just written, not read back
 
@@ -110,16 +111,17 @@ def test_a_login_from_a_new_device_adds_only_the_device_and_its_notice(api, user
 
     made = statements(login)
     assert made == [
-        "SELECT",  # the account by email or username, its second factors with it
+        "SELECT",  # the account by email or username, its second factors and whether it
+        # has devices (then this one is announced) with it
         "SELECT",  # its guessing budget
-        "SELECT",  # does it have other devices (then this one is announced)
-        "INSERT",  # this device, with a new token (never looked up: no device has it yet)
-        "UPDATE",  # the user's last sign-in
-        "INSERT",  # the session
         "UPDATE",  # sessions past the cap (none)
+        "SELECT",  # a notice to this address still queued (then it is merged into that one)
+        # then everything it writes, in one flush at the commit:
+        "INSERT",  # this device, with a new token (never looked up: no device has it yet)
+        "INSERT",  # the session
+        "UPDATE",  # the user's last sign-in
         "INSERT",  # the "wasn't me" link's token
         "INSERT",  # the event
-        "SELECT",  # a notice to this address still queued (then it is merged into that one)
         "INSERT",  # the notice, in the outbox
     ], made
 
