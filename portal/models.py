@@ -262,7 +262,11 @@ class Device(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
     last_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)
 
-    __table_args__ = (Index("ix_devices_token_hash_user_id", "token_hash", "user_id", unique=True),)
+    __table_args__ = (
+        Index("ix_devices_token_hash_user_id", "token_hash", "user_id", unique=True),
+        # Whether an account has devices (every sign-in) and voiding them, by account.
+        Index("ix_devices_user_id", "user_id"),
+    )
 
 
 class EmailSend(db.Model):

@@ -95,9 +95,7 @@ def complete_sign_in(
     # Nothing is written before the commit: the statements below only read (and end sessions
     # past the cap), and the new rows (device, session, events, notice) go in one flush.
     with db.session.no_autoflush:
-        device, token, announce = devices.remember(
-            user, kind, origin, device_token, known=device
-        )
+        device, token, announce = devices.remember(user, kind, origin, device_token, known=device)
         # Everything the session row holds is set before it is first written: one INSERT.
         session = start_session(
             user, kind, origin, second_factor=second_factor, device_id=device.id

@@ -176,3 +176,28 @@ def test_the_session_cap_reads_active_sessions_only(api, user):
         {"u": user.id, "r": "Too many active sessions"},
     )
     assert ended == 51  # 150 active and the new one: the 100 most recently used stay
+
+
+def test_the_sign_in_look_up_asks_for_devices_through_their_account_index(api, user):
+    """Whether the account has a known device comes with the account's own look-up, read
+    through devices(user_id): not a scan of every device of every account."""
+    from sqlalchemy import text
+
+    add_users(2000, prefix="other")
+    db.session.execute(
+        text(
+            "INSERT INTO devices (id, user_id, token_hash, kind, device_label, created_at, "
+            "last_used_at) SELECT gen_random_uuid(), u.id, md5(u.email || n), 'web', 'Firefox', "
+            "now(), now() FROM users u CROSS JOIN generate_series(1, 3) AS n"
+        )
+    )
+    db.session.execute(text("ANALYZE devices"))
+    with sent_statements(lambda sql: sql.startswith("SELECT users.id")) as look_ups:
+        response = api.client.post(
+            "/api/v1/auth/login", json={"email": "alice@example.com", "password": PASSWORD}
+        )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    statement, parameters = look_ups[0]
+    assert "devices" in statement  # asked in the same statement
+    plan = explain(statement, parameters)
+    assert "ix_devices_user_id" in plan and "Seq Scan on devices" not in plan, plan
