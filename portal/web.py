@@ -4,6 +4,7 @@ from urllib.parse import urlsplit
 
 from flask import after_this_request, current_app, flash, g, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
+from flask_wtf.csrf import generate_csrf
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from portal.htmx import is_htmx
@@ -37,8 +38,17 @@ def start_browser_session(user_session: UserSession) -> None:
     user = user_session.user  # after the flow's commit this may be a freshly loaded object
     user.current_session = user_session
     login_user(user)
+    _new_csrf_token()
     if user_session.device_token:
         _keep_device_cookie(user_session.device_token)
+
+
+def _new_csrf_token() -> None:
+    """The CSRF token from before sign-in went with the old cookie: a new one goes in the new
+    cookie now, so the first page after sign-in (whose forms need one) leaves the cookie as it
+    is instead of writing it again."""
+    g.pop(current_app.config["WTF_CSRF_FIELD_NAME"], None)  # this request's copy of the old one
+    generate_csrf()
 
 
 def end_browser_session() -> None:

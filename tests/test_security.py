@@ -139,6 +139,25 @@ def test_a_csrf_token_of_another_browser_is_refused(auth, new_browser, user):
     assert auth.get("/profile").status_code == 200
 
 
+def test_signing_in_gives_a_new_csrf_token_in_the_new_cookie(browser, user):
+    """The token from before sign-in is dropped with the rest of the old cookie (a token an
+    attacker planted before sign-in is worth nothing after it); the new one is in the cookie
+    the sign-in sets, so the first page after it does not write the cookie again."""
+    before = browser.csrf_token("/signin")
+    response = browser.sign_in()
+    assert any(c.startswith("portal=") for c in response.headers.getlist("Set-Cookie"))
+
+    page = browser.get("/sessions")
+    assert page.status_code == 200
+    assert not any(c.startswith("portal=") for c in page.headers.getlist("Set-Cookie")), (
+        page.headers.getlist("Set-Cookie")
+    )
+    after = csrf_token_in(page.get_data(as_text=True))
+    assert browser.client.post("/signout", data={"csrf_token": before}).status_code == 400
+    assert browser.get("/profile").status_code == 200  # still signed in
+    assert browser.client.post("/signout", data={"csrf_token": after}).status_code == 303
+
+
 def test_default_argon2_parameters_are_owasps(make_app):
     default = make_app(drop=("ARGON2_TIME_COST", "ARGON2_MEMORY_COST", "ARGON2_PARALLELISM"))
 
