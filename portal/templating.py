@@ -7,7 +7,7 @@ from urllib.parse import quote
 from uuid import UUID
 
 from flask import request, url_for
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 _SLOT = "__row__"
 
@@ -50,18 +50,48 @@ def fixed_url(endpoint: str, **values) -> str:
 
 
 _BADGES = {
-    "verified": Markup('<span class="badge ok">Verified</span>'),
-    "unverified": Markup('<span class="badge warn">Unverified</span>'),
-    "disabled": Markup('<span class="badge danger">Disabled</span>'),
-    "admin": Markup('<span class="badge current">Admin</span>'),
+    "verified": '<span class="badge ok">Verified</span>',
+    "unverified": '<span class="badge warn">Unverified</span>',
+    "disabled": '<span class="badge danger">Disabled</span>',
+    "admin": '<span class="badge current">Admin</span>',
+}
+# An account's badges for each of the eight combinations of its three flags, made once.
+_BADGE_SETS = {
+    (verified, active, admin): Markup(  # noqa: S704 - fixed markup only
+        "\n".join(
+            [_BADGES["verified" if verified else "unverified"]]
+            + ([] if active else [_BADGES["disabled"]])
+            + ([_BADGES["admin"]] if admin else [])
+        )
+    )
+    for verified in (True, False)
+    for active in (True, False)
+    for admin in (True, False)
 }
 
 
 def account_badges(account) -> Markup:
-    """An account's status as badges (templates/admin/_badges.html: one call per row)."""
-    shown = [_BADGES["verified" if account.is_verified else "unverified"]]
-    if not account.is_active:
-        shown.append(_BADGES["disabled"])
-    if account.is_admin:
-        shown.append(_BADGES["admin"])
-    return Markup("\n").join(shown)
+    """An account's status as badges (templates/admin/_badges.html)."""
+    return _BADGE_SETS[bool(account.is_verified), bool(account.is_active), bool(account.is_admin)]
+
+
+def account_rows(accounts) -> Markup:
+    """The rows of the admin accounts list (templates/admin/_users.html). The list is the
+    admin's hot path (HTMX searches as they type, 25 rows a page), and as Jinja, with its
+    per-row calls and escaping, the rows cost twice the rest of the answer: they are made
+    here, with the same escaping (an email or username is escaped; ids, links, badges and
+    times are made of characters that need none)."""
+    pattern = url_for("admin.user", user_id=_SLOT)
+    rows = []
+    for account in accounts:
+        account_id = str(account.id)
+        rows.append(
+            f'<tr id="user-{account_id}">\n'
+            f'  <td data-label="Email"><a href="{pattern.replace(_SLOT, account_id)}">'
+            f"{escape(account.email)}</a></td>\n"
+            f'  <td data-label="Username">{escape(account.username)}</td>\n'
+            f'  <td data-label="Status">{account_badges(account)}</td>\n'
+            f'  <td data-label="Last sign-in">{when(account.last_login_at)}</td>\n'
+            "</tr>"
+        )
+    return Markup("\n".join(rows))  # noqa: S704 - every part escaped or fixed, see above

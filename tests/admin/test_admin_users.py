@@ -3,9 +3,12 @@
 import re
 
 import pytest
+from sqlalchemy import select
 
+from portal.extensions import db
 from portal.flows import activity
 from portal.flows.admin import search_users
+from portal.models import User
 
 
 def emails_on(html: str) -> list[str]:
@@ -65,6 +68,17 @@ def test_the_list_shows_verified_disabled_admin_and_last_sign_in(admin, make_use
     row = html[html.index("root@example.com") :]
     row = row[: row.index("</tr>")]
     assert "Verified" in row and "Admin" in row and "UTC" in row  # signed in just now
+
+
+def test_the_list_escapes_what_people_typed(admin, make_user):
+    """An address may hold characters that mean something in HTML: the list shows them as
+    text (its rows are made in Python, portal/templating.py account_rows)."""
+    make_user(email="o'brien&<b>x</b>@example.com", username="obrien")
+    html = admin.get("/admin/?q=obrien", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "o&#39;brien&amp;&lt;b&gt;x&lt;/b&gt;@example.com" in html
+    assert "<b>" not in html
+    account = db.session.scalar(select(User).where(User.username == "obrien"))
+    assert f'href="/admin/users/{account.id}"' in html and f'id="user-{account.id}"' in html
 
 
 def test_pages_follow_each_other_without_gaps_or_repeats(admin, people, monkeypatch):
