@@ -1,5 +1,6 @@
 """Portal: an account portal (pages + JSON API) built with Flask."""
 
+import gc
 import os
 
 from flask import Flask
@@ -92,7 +93,20 @@ def create_app(test_config: dict | None = None) -> Flask:
     def inject_version():
         return {"portal_version": __version__}
 
+    if not app.testing:
+        _settle_start_up_objects()
     return app
+
+
+def _settle_start_up_objects() -> None:
+    """What building the app made (modules, models, routes: some 150,000 objects) lives as
+    long as the process. Frozen, the cycle collector no longer walks it on each of its full
+    collections (measured: 3 % of an API request's time), and in workers forked by gunicorn
+    --preload it stays in the pages they share instead of being copied on the collector's
+    writes (https://docs.python.org/3/library/gc.html#gc.freeze). Tests build many apps in
+    one process and leave theirs to the collector."""
+    gc.collect()
+    gc.freeze()
 
 
 def _init_login(app: Flask) -> None:

@@ -253,3 +253,19 @@ def test_sql_parameters_never_reach_the_error_log(app, client, caplog):
     assert "SELECT CAST(%(email)s AS text)" in caplog.text
     assert "parameters hidden" in caplog.text
     assert "secret.person" not in caplog.text  # ...its values are not
+
+
+def test_a_served_app_leaves_its_start_up_objects_out_of_garbage_collection(make_app):
+    """The objects the app factory made live as long as the process: frozen, the collector
+    does not walk them again on every full collection (portal/__init__.py). Test apps, many
+    to a process, are left to the collector."""
+    import gc
+
+    gc.unfreeze()
+    make_app()
+    assert gc.get_freeze_count() == 0
+    try:
+        make_app(TESTING=False)
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
