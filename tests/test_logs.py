@@ -64,3 +64,28 @@ def test_extras_named_like_secrets_and_secrets_in_tracebacks_are_dropped():
     assert "ValueError" in entry["exception"]
     for secret in ("hunter2", "EXTRATOKEN", "TRACEBACKTOKEN"):
         assert secret not in line
+
+
+@pytest.mark.parametrize("traced", [False, True])
+def test_the_per_request_line_is_the_line_python_json_logger_writes(traced):
+    """The per-request line takes a shorter way to its JSON (portal/logs.py _Formatter):
+    the same fields, values and order as the generic formatter gives every other line."""
+    from pythonjsonlogger.json import JsonFormatter
+
+    from portal.logs import ACCESS, formatter
+
+    record = logging.LogRecord(ACCESS, logging.INFO, __file__, 1, "request", (), None)
+    fields = {"method": "GET", "route": "/sessions", "path": "/sessions", "status": 200}
+    fields |= {"duration_ms": 3.2, "request_id": "ab" * 16}
+    if traced:
+        fields |= {"trace_id": "1" * 32, "span_id": "2" * 16}
+    record.__dict__.update(fields)
+    generic = JsonFormatter(
+        "{levelname}{name}{message}",
+        style="{",
+        rename_fields={"levelname": "level", "name": "logger", "exc_info": "exception"},
+        timestamp="time",
+    )
+    fast, slow = formatter().format(record), generic.format(record)
+    assert fast == slow
+    assert list(json.loads(fast)) == ["level", "logger", "message", *fields, "time"]
