@@ -154,10 +154,10 @@ def render(record: logging.LogRecord) -> str:
 
 
 def init_app(app: Flask) -> None:
-    # No line carries the calling function, file, thread or process: logging need not look
-    # them up for every record (the logging HOWTO's "Optimization"; a stack walk each).
+    # No line carries the calling function or file: logging need not walk the stack for them
+    # on every record (the logging HOWTO's "Optimization"). Thread and process stay: other
+    # formatters print them (gunicorn's own lines hold the pid).
     logging._srcfile = None
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root = logging.getLogger()
     root.handlers = [h for h in root.handlers if not getattr(h, "_portal", False)]
     root.addHandler(handler())
