@@ -3,7 +3,7 @@
 import gc
 import os
 
-from flask import Flask
+from flask import Flask, request
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -125,7 +125,8 @@ def _init_login(app: Flask) -> None:
     @login_manager.user_loader
     def load_user(session_id: str):
         """The cookie holds a session id: an ended session signs the browser out at once."""
-        loaded = load_active_session(session_id)
+        # The profile pages show the second factors (and ask for a code when one is on).
+        loaded = load_active_session(session_id, mfa_summary=request.blueprint == "profile")
         if loaded is None:
             _forget_ended_session(session_id)
             return None

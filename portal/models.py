@@ -423,15 +423,20 @@ class WebAuthnChallenge(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-# The `mfa` summary of an account, loaded in the very statement that loads the user (scalar
-# subqueries), so a request that reads it costs no extra query. It is as of that load
-# (flows/totp.py reads the table when it must be current): writing the user's own columns
-# (a sign-in's last_login_at) changes none of it, so a flush does not expire it either.
+# The `mfa` summary of an account (scalar subqueries), loaded with the user by the statements
+# of the requests that read it (`undefer_group(MFA_GROUP)`: sign-in, the account's own API
+# answers, the profile pages), so those cost no extra query; any other read loads all three
+# at once. It is as of that load (flows/totp.py reads the table when it must be current):
+# writing the user's own columns (a sign-in's last_login_at) changes none of it, so a flush
+# does not expire it either.
+MFA_GROUP = "mfa_summary"
 User.totp_enabled = column_property(
     select(TotpSecret.user_id)
     .where(TotpSecret.user_id == User.id, TotpSecret.confirmed_at.is_not(None))
     .exists()
     .correlate_except(TotpSecret),
+    deferred=True,
+    group=MFA_GROUP,
     expire_on_flush=False,
 )
 User.passkey_count = column_property(
@@ -439,6 +444,8 @@ User.passkey_count = column_property(
     .where(Passkey.user_id == User.id)
     .correlate_except(Passkey)
     .scalar_subquery(),
+    deferred=True,
+    group=MFA_GROUP,
     expire_on_flush=False,
 )
 User.recovery_codes_left = column_property(
@@ -446,6 +453,8 @@ User.recovery_codes_left = column_property(
     .where(RecoveryCode.user_id == User.id, RecoveryCode.used_at.is_(None))
     .correlate_except(RecoveryCode)
     .scalar_subquery(),
+    deferred=True,
+    group=MFA_GROUP,
     expire_on_flush=False,
 )
 

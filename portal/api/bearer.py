@@ -125,10 +125,16 @@ def _bearer_token() -> str | None:
     return None
 
 
+# The API answers that show the account's second-factor summary (api/schemas.py UserOut).
+SHOWS_MFA_SUMMARY = frozenset({"api.me", "api.update_me"})
+
+
 @jwt.user_lookup_loader
 def _load_user(_header: dict, claims: dict) -> User | None:
     """The `sid` session must be active and belong to `sub` (session + user: one SELECT)."""
-    loaded = load_active_session(claims.get("sid"))
+    loaded = load_active_session(
+        claims.get("sid"), mfa_summary=request.endpoint in SHOWS_MFA_SUMMARY
+    )
     if loaded is None:
         return None
     session, user = loaded

@@ -7,13 +7,13 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import undefer
+from sqlalchemy.orm import undefer, undefer_group
 
 from portal import clock, outbox
 from portal.extensions import db
 from portal.flows import invalid
 from portal.flows.validation import normalize_email
-from portal.models import EmailSend, User
+from portal.models import MFA_GROUP, EmailSend, User
 from portal.origin import Origin
 
 log = logging.getLogger(__name__)
@@ -33,14 +33,14 @@ def find_by_email(email: str | None) -> User | None:
 
 
 def find_by_login(login: str) -> User | None:
-    """By email or username (both stored lower-case), for a sign-in: with whether it has
-    known devices (User.has_devices), in the same statement."""
+    """By email or username (both stored lower-case), for a sign-in: with its second factors
+    and whether it has known devices (User.has_devices), in the same statement."""
     if "\x00" in login:  # PostgreSQL refuses NUL in text; no account could match it
         return None
     return db.session.scalar(
         select(User)
         .where(or_(User.email == login, User.username == login))
-        .options(undefer(User.has_devices))
+        .options(undefer(User.has_devices), undefer_group(MFA_GROUP))
     )
 
 

@@ -5,11 +5,13 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Load
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal import clock
-from portal.extensions import db
+from portal.extensions import commit_keeping_loaded, db
 from portal.flows import FlowError, events, invalid
-from portal.models import User, UserSession
+from portal.models import MFA_GROUP, User, UserSession
 from portal.origin import Origin
 from portal.pagination import BadCursor, Page, keyset_page
 
@@ -93,14 +95,25 @@ _ACTIVE_SESSION_AND_USER = (
 )
 
 
-def load_active_session(session_id) -> tuple[UserSession, User] | None:
+# The same with the account's second-factor summary, for the requests that show it.
+_ACTIVE_SESSION_AND_USER_WITH_MFA = _ACTIVE_SESSION_AND_USER.options(
+    Load(User).undefer_group(MFA_GROUP)
+)
+
+
+def load_active_session(
+    session_id, *, mfa_summary: bool = False
+) -> tuple[UserSession, User] | None:
     """Session and user in one statement, only when both may still be used (the same test as
-    UserSession.active_clause)."""
+    UserSession.active_clause). `mfa_summary`: with the account's second-factor summary (its
+    three subqueries are most of the statement's work in PostgreSQL); without it, reading
+    the summary costs one more statement."""
     try:
         sid = session_id if isinstance(session_id, uuid.UUID) else uuid.UUID(str(session_id))
     except ValueError:
         return None
-    row = db.session.execute(_ACTIVE_SESSION_AND_USER, {"sid": sid, "now": clock.utcnow()}).first()
+    statement = _ACTIVE_SESSION_AND_USER_WITH_MFA if mfa_summary else _ACTIVE_SESSION_AND_USER
+    row = db.session.execute(statement, {"sid": sid, "now": clock.utcnow()}).first()
     if row is None:
         return None
     session, user = row
@@ -157,7 +170,11 @@ def touch(session: UserSession, origin: Origin) -> None:
     if session.kind == "web":
         values["expires_at"] = next_expiry(session, now)
     db.session.execute(update(UserSession).where(UserSession.id == session.id).values(**values))
-    db.session.commit()
+    # What was loaded stays loaded (the request answers from it, as it would without this
+    # write): the session takes the values just written, nothing is read back.
+    commit_keeping_loaded()
+    for name, value in values.items():
+        set_committed_value(session, name, value)
 
 
 def active_sessions(user: User) -> list[UserSession]:
