@@ -20,7 +20,15 @@ import pytest
 import requests
 from redis_helpers import RedisServer, redis_server
 from requests.adapters import HTTPAdapter
-from servers import Gunicorn, Nginx, add_user, app_on, empty_tables, portal_environment
+from servers import (
+    Gunicorn,
+    Nginx,
+    add_user,
+    app_on,
+    empty_tables,
+    portal_environment,
+    wait_for,
+)
 from sqlalchemy import select
 from web_helpers import PASSWORD, csrf_token_in
 
@@ -232,11 +240,19 @@ def test_nginx_keeps_metrics_in_and_secrets_out_of_its_log(cluster):
     made = requests.get(f"{cluster.nginx.url}/signin", timeout=10)
     assert given.headers["X-Request-ID"] == "edge-42"
     assert re.fullmatch(r"[0-9a-f]{32}", made.headers["X-Request-ID"])
-    assert f"rid={made.headers['X-Request-ID']}" in cluster.nginx.logs()
+    # nginx writes its access line after the answer has gone out: wait for it to arrive.
+    rid = f"rid={made.headers['X-Request-ID']}"
+    wait_for(lambda: rid in cluster.nginx.logs(), timeout=5, what="the /signin line")
 
     token = "Zx9-secret-reset-token-" + uuid.uuid4().hex
+    not_me_lines = cluster.nginx.logs().count('"GET /not-me/..."')
     requests.get(f"{cluster.nginx.url}/reset/{token}", timeout=10)
     requests.get(f"{cluster.nginx.url}/not-me/{token}?again=1", timeout=10)
+    wait_for(
+        lambda: cluster.nginx.logs().count('"GET /not-me/..."') > not_me_lines,
+        timeout=5,
+        what="the /not-me line",
+    )
     assert token not in cluster.nginx.logs()
     assert '"GET /reset/..."' in cluster.nginx.logs()
 
