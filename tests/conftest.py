@@ -7,10 +7,9 @@ import pytest
 
 # Helpers live in their own module: test files import them from there, since the name
 # `conftest` is ambiguous once tests/api and tests/admin have their own.
-from db_helpers import app_config_for, database_url_for, migrate_fresh
+from db_helpers import app_config_for, database_url_for, migrate_fresh, sent_statements
 from flask_sqlalchemy.session import Session as FlaskSession
 from redis_helpers import redis_server
-from sqlalchemy import event
 from web_helpers import PASSWORD, PHONE_UA, Browser, ClosingClient
 
 from portal import clock, create_app, one_time_secrets
@@ -185,22 +184,10 @@ def distinct_codes(monkeypatch):
 
 @pytest.fixture
 def count_queries(app):
-    """Count SQL statements run while the block is active: `with count_queries() as n:`."""
-    from contextlib import contextmanager
+    """Count SQL statements run while the block is active: `with count_queries() as n:`
+    (the test's own savepoints left out)."""
 
-    @contextmanager
-    def counting():
-        statements: list[str] = []
+    def counted(statement: str) -> bool:
+        return not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO"))
 
-        def before(conn, cursor, statement, parameters, context, executemany):
-            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO")):
-                statements.append(statement)
-
-        engine = db.engine
-        event.listen(engine, "before_cursor_execute", before)
-        try:
-            yield statements
-        finally:
-            event.remove(engine, "before_cursor_execute", before)
-
-    return counting
+    return lambda: sent_statements(counted, with_parameters=False)

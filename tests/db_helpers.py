@@ -110,14 +110,14 @@ def add_users(count: int, prefix: str = "user") -> None:
 
 
 @contextmanager
-def sent_statements(matching):
+def sent_statements(matching, *, with_parameters: bool = True):
     """The (statement, parameters) pairs the app sends while the block runs, those for which
-    `matching(statement)` is true."""
-    captured: list[tuple] = []
+    `matching(statement)` is true (the statements alone with `with_parameters=False`)."""
+    captured: list = []
 
     def capture(conn, cursor, statement, parameters, context, executemany):
         if matching(statement):
-            captured.append((statement, parameters))
+            captured.append((statement, parameters) if with_parameters else statement)
 
     engine = db.engine
     event.listen(engine, "before_cursor_execute", capture)

@@ -163,12 +163,7 @@ def test_the_session_cap_reads_active_sessions_only(api, user):
         )
     )
     db.session.execute(text("ANALYZE sessions"))
-    with sent_statements(lambda sql: sql.startswith("UPDATE sessions SET revoked_at")) as cap:
-        response = api.client.post(
-            "/api/v1/auth/login", json={"email": "alice@example.com", "password": PASSWORD}
-        )
-    assert response.status_code == 200, response.get_data(as_text=True)
-    ((statement, parameters),) = cap
+    ((statement, parameters),) = _sign_in_sending(api, "UPDATE sessions SET revoked_at")
     plan = explain(statement, parameters)
     assert "ix_sessions_active_user_id_last_seen_at" in plan, plan
     ended = db.session.scalar(
@@ -192,12 +187,17 @@ def test_the_sign_in_look_up_asks_for_devices_through_their_account_index(api, u
         )
     )
     db.session.execute(text("ANALYZE devices"))
-    with sent_statements(lambda sql: sql.startswith("SELECT users.id")) as look_ups:
+    statement, parameters = _sign_in_sending(api, "SELECT users.id")[0]
+    assert "devices" in statement  # asked in the same statement
+    plan = explain(statement, parameters)
+    assert "ix_devices_user_id" in plan and "Seq Scan on devices" not in plan, plan
+
+
+def _sign_in_sending(api, start: str) -> list[tuple]:
+    """alice signs in through the API: the statements starting with `start` it sent."""
+    with sent_statements(lambda sql: sql.startswith(start)) as sent:
         response = api.client.post(
             "/api/v1/auth/login", json={"email": "alice@example.com", "password": PASSWORD}
         )
     assert response.status_code == 200, response.get_data(as_text=True)
-    statement, parameters = look_ups[0]
-    assert "devices" in statement  # asked in the same statement
-    plan = explain(statement, parameters)
-    assert "ix_devices_user_id" in plan and "Seq Scan on devices" not in plan, plan
+    return sent
