@@ -18,7 +18,9 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import DateTime, TypeDecorator
 
 from portal import clock
@@ -33,6 +35,27 @@ class UTCDateTime(TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return clock.aware(value)
+
+
+class uuid_text(FunctionElement):  # noqa: N801 (an SQL function, named like one)
+    """A UUID column as text, written as Python's str(uuid) writes it (keys made in SQL that
+    must equal keys made in Python: flows/accounts.py `find_for_sign_in`)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(uuid_text)
+def _uuid_text_postgresql(element, compiler, **kw):
+    return f"CAST({compiler.process(element.clauses, **kw)} AS VARCHAR)"
+
+
+@compiles(uuid_text, "sqlite")
+def _uuid_text_sqlite(element, compiler, **kw):
+    # SQLAlchemy keeps a UUID in SQLite as 32 hex digits: the hyphens go back in.
+    column = compiler.process(element.clauses, **kw)
+    parts = [(1, 8), (9, 4), (13, 4), (17, 4), (21, 12)]
+    return " || '-' || ".join(f"substr({column}, {start}, {length})" for start, length in parts)
 
 
 # Expression indexes (COLLATE "C", for admin search) are written by hand in migration 0005:
@@ -462,7 +485,7 @@ MFA_SUMMARY = ("totp_enabled", "passkey_count", "recovery_codes_left")
 
 # Whether the account has a known device (flows/devices.py: a sign-in from a new device is
 # announced only then). Deferred: only the sign-in's own look-up of the account loads it, in
-# the same statement (accounts.find_by_login); anywhere else, reading it costs a query.
+# the same statement (accounts.find_for_sign_in); anywhere else, reading it costs a query.
 User.has_devices = column_property(
     select(Device.id).where(Device.user_id == User.id).exists().correlate_except(Device),
     deferred=True,

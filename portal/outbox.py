@@ -28,7 +28,7 @@ from datetime import timedelta
 from html import escape
 
 from flask import after_this_request, current_app, g, has_request_context
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import defer
 
 from portal import clock, crypto, metrics
@@ -87,21 +87,27 @@ def enqueue_email(to: str, kind: str, *, expires_at=None, **context) -> OutboxMe
     return row
 
 
+# The latest notice to an address, locked: built once (every new-device sign-in runs it).
+_LAST_NOTICE = (
+    select(OutboxMessage)
+    .where(
+        OutboxMessage.merge_key == bindparam("merge_key"),
+        OutboxMessage.created_at > bindparam("since"),
+    )
+    .order_by(OutboxMessage.available_at.desc())
+    .limit(1)
+    .with_for_update()
+    # A full digest's payload is tens of kilobytes: read only when a notice goes into it.
+    .options(defer(OutboxMessage.payload))
+)
+
+
 def enqueue_notice(to: str, kind: str, merge_key: str, **context) -> OutboxMessage:
     """A security notice: the first in 10 minutes goes at once; later ones wait until 10
     minutes after it and go together, as one email. Caller commits."""
     now = clock.utcnow()
     last = db.session.scalar(
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.merge_key == merge_key,
-            OutboxMessage.created_at > now - 2 * MERGE_WINDOW,
-        )
-        .order_by(OutboxMessage.available_at.desc())
-        .limit(1)
-        .with_for_update()
-        # A full digest's payload is tens of kilobytes: read only when a notice goes into it.
-        .options(defer(OutboxMessage.payload))
+        _LAST_NOTICE, {"merge_key": merge_key, "since": now - 2 * MERGE_WINDOW}
     )
     if last is None or last.available_at <= now - MERGE_WINDOW:
         row = enqueue_email(to, kind, **context)

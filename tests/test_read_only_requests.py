@@ -175,7 +175,7 @@ def test_writes_still_run_in_a_transaction(served, api_token):
 
 
 def test_a_sign_in_from_a_known_device_is_one_transaction(served):
-    """Round trips of an API sign-in, counted on the wire: one BEGIN, its eight statements
+    """Round trips of an API sign-in, counted on the wire: one BEGIN, its six statements
     (pinned one by one in tests/api/test_work_per_request.py), one COMMIT, nothing read
     back after it."""
     client = client_of(served)
@@ -188,4 +188,4 @@ def test_a_sign_in_from_a_known_device_is_one_transaction(served):
     assert response.status_code == 200, response.get_data(as_text=True)
     assert sent.count("BEGIN") == 1 and sent[-1] == "COMMIT", sent
     assert sent.count("COMMIT") == 1 and "ROLLBACK" not in sent, sent
-    assert len(sent) == 2 + 8, sent  # BEGIN, 8 statements, COMMIT
+    assert len(sent) == 2 + 6, sent  # BEGIN, 6 statements, COMMIT

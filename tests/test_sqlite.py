@@ -1,14 +1,16 @@
 """The embedded default: the migrations build a SQLite database the pages work on."""
 
+import uuid
+
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import inspect, select
+from sqlalchemy import Uuid, inspect, literal, select
 from web_helpers import STRONG_PASSWORD, Browser, ClosingClient, last_code
 
 from portal import create_app
 from portal.email import email_sent
 from portal.extensions import db
-from portal.models import User, UserSession
+from portal.models import User, UserSession, uuid_text
 
 
 @pytest.fixture
@@ -61,3 +63,32 @@ def test_sign_up_verify_and_sign_in_on_sqlite(sqlite_app):
     assert user.created_at.tzinfo is not None
     sessions = db.session.scalars(select(UserSession).where(UserSession.user_id == user.id))
     assert sorted(s.revoked_at is None for s in sessions) == [False, True]
+
+
+def test_a_spent_guessing_budget_holds_sign_in_on_sqlite(sqlite_app):
+    """Sign-in reads the account's budget in its own look-up, by a key made in SQL
+    (models.uuid_text): on SQLite too it is the key the failures were counted under."""
+    outbox = []
+    collect = lambda sender, message, **kw: outbox.append(message)  # noqa: E731
+    email_sent.connect(collect)
+    try:
+        browser = Browser(sqlite_app.test_client())
+        browser.sign_up(email="kim@example.com", username="kim")
+        browser.verify(last_code(outbox), email="kim@example.com")
+        browser.sign_out()
+    finally:
+        email_sent.disconnect(collect)
+    stranger = Browser(sqlite_app.test_client())
+    for _ in range(10):
+        wrong = stranger.post("/signin", {"login": "kim", "password": "not the password 1"})
+        assert wrong.status_code == 422
+
+    held = stranger.post("/signin", {"login": "kim", "password": STRONG_PASSWORD})
+
+    assert held.status_code == 429, held.get_data(as_text=True)
+    assert "Too many wrong tries" in held.get_data(as_text=True)
+
+
+def test_uuid_text_writes_a_uuid_as_python_does_on_sqlite(sqlite_app):
+    value = uuid.UUID("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
+    assert db.session.scalar(select(uuid_text(literal(value, Uuid)))) == str(value)

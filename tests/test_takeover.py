@@ -218,6 +218,22 @@ def test_ten_wrong_passwords_from_ten_addresses_hold_strangers_but_not_the_owner
     assert sign_in(browser).status_code == 303
 
 
+def test_a_known_devices_wrong_passwords_spend_its_own_budget(user, new_browser, browser):
+    """Sign-in reads the device's budget in the account's own look-up (a key made in SQL:
+    flows/accounts.py): ten wrong passwords from the owner's browser hold that browser, and
+    only it."""
+    laptop = new_browser()
+    assert sign_in(laptop).status_code == 303
+    laptop.sign_out()
+    for n in range(10):
+        assert sign_in(laptop, password=f"guess number {n}").status_code == 422
+
+    held = sign_in(laptop)
+    assert held.status_code == 429
+    assert "Too many wrong tries" in held.get_data(as_text=True)
+    assert sign_in(browser).status_code == 303  # the account's own budget is untouched
+
+
 def test_email_and_username_share_one_budget(user, new_browser):
     for n in range(5):
         sign_in(new_browser(), "alice", f"wrong {n}")

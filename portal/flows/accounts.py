@@ -6,14 +6,14 @@ import logging
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import undefer, undefer_group
+from sqlalchemy import String, and_, bindparam, case, func, literal, or_, select
+from sqlalchemy.orm import Load
 
 from portal import clock, outbox
 from portal.extensions import db
-from portal.flows import invalid
+from portal.flows import budget, devices, invalid
 from portal.flows.validation import normalize_email
-from portal.models import MFA_GROUP, EmailSend, User
+from portal.models import MFA_GROUP, Device, EmailSend, GuessBudget, User, uuid_text
 from portal.origin import Origin
 
 log = logging.getLogger(__name__)
@@ -32,16 +32,47 @@ def find_by_email(email: str | None) -> User | None:
     return db.session.scalar(select(User).where(User.email == email))
 
 
-def find_by_login(login: str) -> User | None:
-    """By email or username (both stored lower-case), for a sign-in: with its second factors
-    and whether it has known devices (User.has_devices), in the same statement."""
-    if "\x00" in login:  # PostgreSQL refuses NUL in text; no account could match it
-        return None
-    return db.session.scalar(
-        select(User)
-        .where(or_(User.email == login, User.username == login))
-        .options(undefer(User.has_devices), undefer_group(MFA_GROUP))
+# A sign-in's look-up, built once (bound per sign-in): the account, with its second factors and
+# whether it has devices (User.has_devices); the device its token names, when it is that
+# account's; and the guessing budget a wrong password would spend: the device's, else the
+# account's, else the login's as typed (the keys of budget.key_for). One statement and one
+# row (the one-row anchor), for known and unknown logins alike.
+_ANCHOR = select(literal(1).label("one")).subquery("sign_in")
+_SIGN_IN_LOOK_UP = (
+    select(User, Device, GuessBudget)
+    .select_from(_ANCHOR)
+    .outerjoin(User, or_(User.email == bindparam("login"), User.username == bindparam("login")))
+    .outerjoin(
+        Device, and_(Device.user_id == User.id, Device.token_hash == bindparam("device_hash"))
     )
+    .outerjoin(
+        GuessBudget,
+        GuessBudget.key
+        == case(
+            (Device.id.is_not(None), literal("device:") + uuid_text(Device.id)),
+            (User.id.is_not(None), literal("user:") + uuid_text(User.id)),
+            else_=bindparam("login_key", type_=String),
+        ),
+    )
+    .options(Load(User).undefer(User.has_devices).undefer_group(MFA_GROUP))
+)
+
+
+def find_for_sign_in(
+    login: str, device_token
+) -> tuple[User | None, Device | None, GuessBudget | None]:
+    """By email or username (both stored lower-case): (account, device, guessing budget's
+    row), each None when there is none (see above)."""
+    row = db.session.execute(
+        _SIGN_IN_LOOK_UP,
+        {
+            # PostgreSQL refuses NUL in text; no account could match such a login.
+            "login": login if "\x00" not in login else "",
+            "device_hash": devices.token_hash(device_token),
+            "login_key": budget.for_login(login),
+        },
+    ).one()
+    return row[0], row[1], row[2]
 
 
 def recipient_hash(address: str) -> str:

@@ -58,9 +58,16 @@ def key_for(user: User | None, login: str, device: Device | None = None) -> str:
     return for_user(user) if user is not None else for_login(login)
 
 
-def check(key: str) -> None:
-    """Refuse (429 `rate_limited`, with the seconds to wait) while the budget is spent."""
-    row = db.session.get(GuessBudget, key)
+# `check(row=...)` default: the caller has not read the budget's row (None would mean "read,
+# there is none").
+NOT_READ = object()
+
+
+def check(key: str, row=NOT_READ) -> None:
+    """Refuse (429 `rate_limited`, with the seconds to wait) while the budget is spent.
+    `row`: the budget's row as the caller's own look-up read it (sign-in's, with the account)."""
+    if row is NOT_READ:
+        row = db.session.get(GuessBudget, key)
     if row is None or row.blocked_until is None:
         return
     wait = (row.blocked_until - clock.utcnow()).total_seconds()

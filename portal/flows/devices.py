@@ -29,6 +29,11 @@ def _plausible(token) -> bool:
     return isinstance(token, str) and 20 <= len(token) <= 128 and token.isascii()
 
 
+def token_hash(token) -> str | None:
+    """What a device's row holds for this token; None for what no device could hold."""
+    return _hash(token) if _plausible(token) else None
+
+
 def find(user: User | None, token) -> Device | None:
     """The device this token names for this account, or None."""
     if user is None or not _plausible(token):

@@ -55,25 +55,39 @@ def next_expiry(session: UserSession, now: datetime) -> datetime:
     return min(now + idle, session.created_at + lifetime)
 
 
+# Past the cap, the least recently used others end in one UPDATE, whatever their number (a
+# sign-in costs the same with 2 sessions or 2,000). Built once, bound at each sign-in:
+# composing it again was a third of this step's time. It answers with the ended sessions' id
+# and device label only, which is all their events need.
+_sessions = UserSession.__table__
+_END_LEAST_RECENTLY_USED = (
+    update(_sessions)
+    .where(
+        _sessions.c.id.in_(
+            select(_sessions.c.id)
+            .where(
+                _sessions.c.user_id == bindparam("account"),
+                _sessions.c.id != bindparam("new_id"),
+                _sessions.c.revoked_at.is_(None),
+                _sessions.c.expires_at > bindparam("now"),
+            )
+            .order_by(_sessions.c.last_seen_at.desc(), _sessions.c.created_at.desc())
+            .offset(bindparam("kept"))
+        )
+    )
+    .values(revoked_at=bindparam("now"), revoked_reason=TOO_MANY)
+    .returning(_sessions.c.id, _sessions.c.device_label)
+)
+
+
 def _end_least_recently_used(user: User, new: UserSession, origin: Origin) -> None:
-    """Keep at most MAX_ACTIVE_SESSIONS active: end the least recently used others, in one
-    UPDATE whatever their number (a sign-in costs the same with 2 sessions or 2,000)."""
+    """Keep at most MAX_ACTIVE_SESSIONS active (the same test as UserSession.active_clause)."""
     if user.id is None:
         return  # not in the database yet, so no sessions either
-    others_kept = current_app.config["MAX_ACTIVE_SESSIONS"] - 1
-    surplus = (
-        select(UserSession.id)
-        .where(UserSession.user_id == user.id, UserSession.id != new.id)
-        .where(UserSession.active_clause())
-        .order_by(UserSession.last_seen_at.desc(), UserSession.created_at.desc())
-        .offset(max(others_kept, 0))
-    )
-    ended = db.session.scalars(
-        update(UserSession)
-        .where(UserSession.id.in_(surplus))
-        .values(revoked_at=clock.utcnow(), revoked_reason=TOO_MANY)
-        .returning(UserSession)
-        .execution_options(synchronize_session=False, populate_existing=True)
+    kept = max(current_app.config["MAX_ACTIVE_SESSIONS"] - 1, 0)
+    ended = db.session.execute(
+        _END_LEAST_RECENTLY_USED,
+        {"account": user.id, "new_id": new.id, "now": clock.utcnow(), "kept": kept},
     ).all()
     for session in ended:
         events.record(

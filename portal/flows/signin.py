@@ -2,7 +2,7 @@
 
 from portal.extensions import commit_keeping_loaded, db
 from portal.flows import FlowError, budget, devices, events, invalid, mfa, notices, signup
-from portal.flows.accounts import find_by_login
+from portal.flows.accounts import find_for_sign_in
 from portal.flows.sessions import revoke, revoke_all, start_session
 from portal.flows.validation import plain_password
 from portal.models import User, UserSession
@@ -30,10 +30,9 @@ def sign_in(
         raise invalid(errors)  # not a guess: nothing is counted
 
     login = login[:254]
-    user = find_by_login(login)
-    device = devices.find(user, device_token)
+    user, device, spent = find_for_sign_in(login, device_token)
     key = budget.key_for(user, login, device)
-    budget.check(key)
+    budget.check(key, row=spent)
 
     if user is None:
         pending = signup.pending_for_login(login)

@@ -86,9 +86,8 @@ def test_a_login_from_a_known_device_writes_once(api, user, statements):
 
     made = statements(login)
     assert made == [
-        "SELECT",  # the account by email or username, its second factors with it
-        "SELECT",  # this device of it
-        "SELECT",  # its guessing budget
+        "SELECT",  # the account by email or username, its second factors, this device of
+        # it and the device's guessing budget, in one statement
         "UPDATE",  # sessions past the cap (none), in one statement
         # then everything it writes, in one flush at the commit:
         "UPDATE",  # the device's last use
@@ -111,9 +110,8 @@ def test_a_login_from_a_new_device_adds_only_the_device_and_its_notice(api, user
 
     made = statements(login)
     assert made == [
-        "SELECT",  # the account by email or username, its second factors and whether it
-        # has devices (then this one is announced) with it
-        "SELECT",  # its guessing budget
+        "SELECT",  # the account by email or username, its second factors, whether it has
+        # devices (then this one is announced) and its guessing budget, in one statement
         "UPDATE",  # sessions past the cap (none)
         "SELECT",  # a notice to this address still queued (then it is merged into that one)
         # then everything it writes, in one flush at the commit:
