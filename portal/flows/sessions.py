@@ -15,7 +15,10 @@ from portal.models import MFA_GROUP, User, UserSession
 from portal.origin import Origin
 from portal.pagination import BadCursor, Page, keyset_page
 
-# last_seen_at is written at most this often, so a busy session costs no write per request.
+# last_seen_at is written at most this often, so a busy session costs no write per request;
+# and an account's last_login_at likewise, so that sign-ins to one account in a burst (an app
+# gone wrong, a password tried from everywhere) do not each rewrite the account's row and wait
+# on its lock.
 TOUCH_INTERVAL = timedelta(minutes=1)
 TOO_MANY = "Too many active sessions"
 
@@ -40,7 +43,8 @@ def start_session(user: User, kind: str, origin: Origin, **columns) -> UserSessi
     )
     session.expires_at = next_expiry(session, now)
     db.session.add(session)
-    user.last_login_at = now
+    if user.last_login_at is None or now - user.last_login_at >= TOUCH_INTERVAL:
+        user.last_login_at = now
     user.current_session = session
     _end_least_recently_used(user, session, origin)
     return session

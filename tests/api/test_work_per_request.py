@@ -97,6 +97,32 @@ def test_a_login_from_a_known_device_writes_once(api, user, statements):
     ], made  # and the tokens are signed from what was just written, not read back
 
 
+def test_sign_ins_in_a_burst_write_the_accounts_last_sign_in_once_a_minute(
+    api, user, count_queries
+):
+    """Like a session's last use, the account's last sign-in is written at most once a
+    minute: sign-ins to one account in a burst do not each rewrite the account's row."""
+    body = {"email": "alice@example.com", "password": PASSWORD}
+    first = api.client.post("/api/v1/auth/login", json=body)
+    assert first.status_code == 200
+    body["device_token"] = first.get_json()["device_token"]
+    db.session.expire_all()
+    signed_in_at = db.session.get(type(user), user.id).last_login_at
+
+    clock.advance(timedelta(seconds=30))
+    with count_queries() as burst:
+        assert api.client.post("/api/v1/auth/login", json=body).status_code == 200
+    clock.advance(timedelta(seconds=31))
+    with count_queries() as later:
+        assert api.client.post("/api/v1/auth/login", json=body).status_code == 200
+
+    assert not [q for q in burst if q.startswith("UPDATE users")], burst
+    assert [q for q in later if q.startswith("UPDATE users")], later
+    db.session.expire_all()
+    moved = db.session.get(type(user), user.id).last_login_at - signed_in_at
+    assert timedelta(seconds=61) <= moved < timedelta(seconds=62)
+
+
 def test_a_login_from_a_new_device_adds_only_the_device_and_its_notice(api, user, statements):
     """The first sign-in makes the account's first (quiet) device; the next, from an app
     that sends no device token, is a new device: announced, with a "wasn't me" link."""
