@@ -1,6 +1,7 @@
 """Issue 7 on the pages: each attack of the review, reproduced as described, now failing."""
 
 import re
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -18,8 +19,17 @@ from web_helpers import (
 
 from portal import clock
 from portal.extensions import db
-from portal.flows import password_reset, signup
-from portal.models import GuessBudget, PendingSignUp, SecurityEvent, User, UserSession
+from portal.flows import codes, notices, password_reset, signup
+from portal.models import (
+    Device,
+    GuessBudget,
+    OneTimeCode,
+    PendingSignUp,
+    SecurityEvent,
+    User,
+    UserSession,
+)
+from portal.origin import Origin
 from portal.passwords import verify_password
 
 OWNER_PASSWORD = "owner's own long passphrase 2026"
@@ -562,6 +572,74 @@ def test_a_sign_in_from_a_new_device_is_announced_and_can_be_reported(user, new_
     sign_in(laptop)
     deliver_held_mail()  # within 10 minutes of the first notice: it waits, then goes
     assert kinds_sent(outbox) == ["new_sign_in"]
+
+
+def _not_me_link(user, new_browser, outbox) -> str:
+    laptop, thief = new_browser(), new_browser()
+    sign_in(laptop)
+    sign_in(thief, ip="203.0.113.66")
+    return last_link(outbox, "new_sign_in").split("portal.test")[1]
+
+
+def test_a_wasnt_me_link_cannot_be_forged_or_pointed_at_another_device(user, new_browser, outbox):
+    """The link names the new device and carries a keyed hash of its id; nothing else is
+    accepted, and nothing is stored for it."""
+    link = _not_me_link(user, new_browser, outbox)
+    name, mac = link.removeprefix("/not-me/").split(".")
+    other = db.session.scalar(select(Device).where(Device.id != uuid.UUID(hex=name)))
+    wrong_mac = mac[:-1] + ("0" if mac[-1] != "0" else "1")
+    stranger = new_browser()
+
+    for token in (
+        f"{name}.{wrong_mac}",  # a guessed hash
+        f"{other.id.hex}.{mac}",  # another device with this device's hash
+        f"{name}.",
+        f".{mac}",
+        f"{name[:-1]}g.{mac}",  # not hexadecimal
+        name,
+        "x" * 97,
+        "é" * 97,
+    ):
+        assert stranger.get(f"/not-me/{token}").status_code == 400, token
+        assert stranger.post(f"/not-me/{token}", {}, form_page=link).status_code == 400, token
+    assert db.session.scalar(select(func.count()).select_from(OneTimeCode)) == 0  # none stored
+    assert stranger.get(link).status_code == 200  # the real one still works
+
+
+def test_a_wasnt_me_link_lasts_seven_days(user, new_browser, outbox):
+    link = _not_me_link(user, new_browser, outbox)
+    clock.advance(timedelta(days=7, seconds=1))
+
+    assert new_browser().get(link).status_code == 400
+
+
+def test_a_password_reset_ends_the_wasnt_me_link(user, new_browser, outbox):
+    """A reset forgets every device, the one the link names included: the account is the
+    owner's again, and the reset already ended every session."""
+    link = _not_me_link(user, new_browser, outbox)
+    owner = new_browser()
+    password_reset.request_password_reset("alice@example.com", Origin())
+    deliver_held_mail()
+    token = last_link(outbox, "reset_password").rsplit("/", 1)[1]
+    password_reset.reset_password(token, STRONG_PASSWORD, Origin())
+
+    assert owner.get(link).status_code == 400
+
+
+def test_a_wasnt_me_link_sent_before_links_named_devices_still_works_once(
+    user, new_browser, outbox
+):
+    """Links already in mailboxes were one-time-code rows: they keep working until they
+    expire, once."""
+    token = codes.issue_token(user, notices.NOT_ME, lifetime=notices.NOT_ME_LIFETIME)
+    db.session.commit()
+    owner = new_browser()
+    link = f"/not-me/{token}"
+
+    assert owner.get(link).status_code == 200
+    done = owner.post(link, {}, form_page=link)
+    assert done.status_code == 200 and "Account secured" in done.get_data(as_text=True)
+    assert owner.get(link).status_code == 400
 
 
 def test_admins_read_locks_reauthentication_failures_and_reports_in_plain_words(

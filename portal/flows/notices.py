@@ -2,39 +2,70 @@
 
 A completed sign-in from a device the account has not used before emails the owner (device,
 IP, time) with a link. Mail scanners follow links, so the link only opens a confirmation
-page; its POST (single-use token, stored hashed) ends every session of the account, voids
-its devices and emails a reset link."""
+page; its POST ends every session of the account, voids its devices and emails a reset link.
 
+The link names the new device and carries a keyed hash of its id: nothing is stored for it.
+It is good for 7 days from that sign-in while the device is remembered: a report forgets
+every device of the account (so a link works once), and so does a password reset."""
+
+import uuid
 from datetime import timedelta
 
-from portal import clock
+from sqlalchemy import select
+
+from portal import clock, one_time_secrets
 from portal.extensions import db
 from portal.flows import FlowError, codes, devices, events
 from portal.flows.accounts import notify, send, sign_in_facts
 from portal.flows.sessions import revoke_all
 from portal.links import absolute_url
-from portal.models import User, UserSession
+from portal.models import Device, User, UserSession
 from portal.origin import Origin
 
 NOT_ME = "not_me"
 NOT_ME_LIFETIME = timedelta(days=7)
 
 
-def announce_new_sign_in(user: User, session: UserSession, origin: Origin) -> None:
-    """Email the owner about a sign-in from a new device, with a "wasn't me" link (single
-    use, stored hashed, 7 days). In the caller's transaction."""
-    token = codes.issue_token(user, NOT_ME, lifetime=NOT_ME_LIFETIME, supersede=False)
+def announce_new_sign_in(user: User, session: UserSession, device: Device, origin: Origin) -> None:
+    """Email the owner about a sign-in from a new device, with a "wasn't me" link for it.
+    In the caller's transaction."""
     notify(
         user,
         "new_sign_in",
         origin=origin,
         **sign_in_facts(session.device_label, session.ip_address),
-        link=absolute_url("auth.not_me", token=token),
+        link=absolute_url("auth.not_me", token=_token_for(device)),
     )
 
 
+def _token_for(device: Device) -> str:
+    return f"{device.id.hex}.{one_time_secrets.keyed_hash(NOT_ME, device.id.hex)}"
+
+
+def _device_named_by(token, *, lock: bool = False) -> Device | None:
+    """The device a link names, while the link is good (see above)."""
+    if not isinstance(token, str) or len(token) != 97 or token[32] != ".":
+        return None
+    name, mac = token.split(".")
+    try:
+        device_id = uuid.UUID(hex=name)
+    except ValueError:
+        return None
+    if not one_time_secrets.matches(mac, NOT_ME, device_id.hex):
+        return None
+    query = select(Device).where(
+        Device.id == device_id, Device.created_at > clock.utcnow() - NOT_ME_LIFETIME
+    )
+    if lock:  # two submissions of one link: the second finds the device forgotten
+        query = query.with_for_update()
+    return db.session.scalar(query)
+
+
 def check_not_me(token) -> User:
-    record = codes.find_token(NOT_ME, token)
+    device = _device_named_by(token)
+    if device is not None:
+        return db.session.get(User, device.user_id)
+    record = codes.find_token(NOT_ME, token)  # a link sent before links named devices
     if record is None:
         raise _bad_link()
     return record.user
@@ -45,11 +76,17 @@ def report_not_me(token, origin: Origin) -> User:
     link goes to the owner (the one place a reset link is sent without being asked for)."""
     from portal.flows.password_reset import RESET, reset_link
 
-    record = codes.find_token(NOT_ME, token, lock=True)
-    if record is None:
-        raise _bad_link()
-    user = record.user
-    record.used_at = clock.utcnow()
+    device = _device_named_by(token, lock=True)
+    if device is not None:
+        user = db.session.get(User, device.user_id)
+    else:
+        # Links sent before links named devices were one-time-code rows: good until they
+        # expire (7 days), then this branch and those rows can go.
+        record = codes.find_token(NOT_ME, token, lock=True)
+        if record is None:
+            raise _bad_link()
+        record.used_at = clock.utcnow()
+        user = record.user
     ended = revoke_all(user, "Ended after a “this wasn't me” report")
     devices.void_all(user)
     reset_token = codes.issue_token(user, RESET)

@@ -102,7 +102,7 @@ def complete_sign_in(
         session.device_token = token
         events.record("signed_in", user, origin=origin, session=session, **data)
         if announce:
-            notices.announce_new_sign_in(user, session, origin)
+            notices.announce_new_sign_in(user, session, device, origin)
     commit_keeping_loaded()
     return session
 

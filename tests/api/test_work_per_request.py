@@ -144,9 +144,8 @@ def test_a_login_from_a_new_device_adds_only_the_device_and_its_notice(api, user
         "INSERT",  # this device, with a new token (never looked up: no device has it yet)
         "INSERT",  # the session
         "UPDATE",  # the user's last sign-in
-        "INSERT",  # the "wasn't me" link's token
         "INSERT",  # the event
-        "INSERT",  # the notice, in the outbox
+        "INSERT",  # the notice, in the outbox (its "wasn't me" link names the device)
     ], made
 
 
