@@ -3,6 +3,7 @@
 import json
 import logging
 import re
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
@@ -217,12 +218,10 @@ def test_a_failing_record_never_breaks_the_action(app, user, caplog):
 
 
 def test_a_failing_record_inside_a_page_still_signs_in(browser, user, monkeypatch):
-    from portal.models import SecurityEvent as Model
-
     def explode(*args, **kwargs):
         raise RuntimeError("audit store is broken")
 
-    monkeypatch.setattr(Model, "__init__", explode)
+    monkeypatch.setattr(events, "clock", SimpleNamespace(utcnow=explode))
     browser.sign_in()
     assert browser.get("/profile").status_code == 200
     assert kinds() == []
@@ -235,3 +234,27 @@ def test_events_name_the_device_and_address(browser, user, kind):
     event = last_event(kind)
     assert (event.device_label, event.ip_address) == (FIREFOX, "127.0.0.1")
     assert re.fullmatch(r"[\w.:]+", event.ip_address)
+
+
+def test_events_of_a_rolled_back_transaction_are_never_written(app, user):
+    events.record("signed_in", user)
+    db.session.rollback()
+    events.record("signed_out", user)
+    db.session.commit()
+
+    assert kinds() == ["signed_out"]
+
+
+def test_the_events_of_a_commit_are_one_insert_after_the_rest(app, user, count_queries):
+    """Written by the commit, after the rows they name, in one statement."""
+    events.record("signed_in", user)
+    events.record("username_changed", user, old="alice", new="alice2")
+    user.username = "alice2"
+    with count_queries() as sent:
+        db.session.commit()
+
+    assert [q.split()[0] + " " + q.split()[1 if q.startswith("UPDATE") else 2] for q in sent] == [
+        "UPDATE users",
+        "INSERT security_events",
+    ], sent
+    assert kinds() == ["signed_in", "username_changed"]
