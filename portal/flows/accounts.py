@@ -3,7 +3,7 @@
 import hashlib
 import hmac
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import String, and_, bindparam, case, func, literal, or_, select
@@ -39,7 +39,7 @@ def find_by_email(email: str | None) -> User | None:
 # row (the one-row anchor), for known and unknown logins alike.
 _ANCHOR = select(literal(1).label("one")).subquery("sign_in")
 _SIGN_IN_LOOK_UP = (
-    select(User, Device, GuessBudget)
+    select(User, Device, GuessBudget.blocked_until)
     .select_from(_ANCHOR)
     .outerjoin(User, or_(User.email == bindparam("login"), User.username == bindparam("login")))
     .outerjoin(
@@ -60,9 +60,9 @@ _SIGN_IN_LOOK_UP = (
 
 def find_for_sign_in(
     login: str, device_token
-) -> tuple[User | None, Device | None, GuessBudget | None]:
-    """By email or username (both stored lower-case): (account, device, guessing budget's
-    row), each None when there is none (see above)."""
+) -> tuple[User | None, Device | None, datetime | None]:
+    """By email or username (both stored lower-case): (account, device, until when the
+    guessing budget holds sign-ins), each None when there is none (see above)."""
     row = db.session.execute(
         _SIGN_IN_LOOK_UP,
         {

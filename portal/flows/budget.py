@@ -58,19 +58,21 @@ def key_for(user: User | None, login: str, device: Device | None = None) -> str:
     return for_user(user) if user is not None else for_login(login)
 
 
-# `check(row=...)` default: the caller has not read the budget's row (None would mean "read,
-# there is none").
+# `check(blocked_until=...)` default: the caller has not read the budget (None would mean
+# "read: it holds nothing back").
 NOT_READ = object()
 
 
-def check(key: str, row=NOT_READ) -> None:
+def check(key: str, blocked_until=NOT_READ) -> None:
     """Refuse (429 `rate_limited`, with the seconds to wait) while the budget is spent.
-    `row`: the budget's row as the caller's own look-up read it (sign-in's, with the account)."""
-    if row is NOT_READ:
+    `blocked_until`: the budget's own column as the caller's look-up read it (sign-in's,
+    with the account; None when there is no row or it holds nothing back)."""
+    if blocked_until is NOT_READ:
         row = db.session.get(GuessBudget, key)
-    if row is None or row.blocked_until is None:
+        blocked_until = row.blocked_until if row is not None else None
+    if blocked_until is None:
         return
-    wait = (row.blocked_until - clock.utcnow()).total_seconds()
+    wait = (blocked_until - clock.utcnow()).total_seconds()
     if wait > 0:
         raise limited(wait)
 

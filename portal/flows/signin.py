@@ -30,9 +30,9 @@ def sign_in(
         raise invalid(errors)  # not a guess: nothing is counted
 
     login = login[:254]
-    user, device, spent = find_for_sign_in(login, device_token)
+    user, device, blocked_until = find_for_sign_in(login, device_token)
     key = budget.key_for(user, login, device)
-    budget.check(key, row=spent)
+    budget.check(key, blocked_until=blocked_until)
 
     if user is None:
         pending = signup.pending_for_login(login)
