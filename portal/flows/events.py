@@ -9,7 +9,7 @@ import logging
 
 from flask_sqlalchemy.session import Session
 from sqlalchemy import event as sqlalchemy_event
-from sqlalchemy import insert
+from sqlalchemy import insert, inspect
 
 from portal import clock, metrics
 from portal.extensions import db
@@ -79,8 +79,8 @@ def _write_recorded(session) -> None:
 
 @sqlalchemy_event.listens_for(Session, "persistent_to_deleted")
 def _note_deleted_account(session, instance) -> None:
-    if isinstance(instance, User):
-        session.info.setdefault(_GONE, set()).add(instance.id)
+    if isinstance(instance, User):  # its id from its identity: its row is gone, unreadable
+        session.info.setdefault(_GONE, set()).add(inspect(instance).identity[0])
 
 
 @sqlalchemy_event.listens_for(Session, "after_transaction_end")

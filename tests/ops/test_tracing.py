@@ -42,7 +42,7 @@ def test_a_sign_in_span_has_its_sql_as_children(browser, user, exporter):
     sql = [s for s in children if s.attributes.get("db.system") == "postgresql"]
     assert len(sql) >= 3, [s.name for s in children]
     statements = " ".join(s.attributes["db.statement"] for s in sql)
-    assert "FROM users" in statements and "INSERT INTO sessions" in statements
+    assert "JOIN users" in statements and "INSERT INTO sessions" in statements
     assert all(s.context.trace_id == sign_in.context.trace_id for s in sql)
     assert sign_in.attributes["http.route"] == "/signin"
     assert sign_in.attributes["http.status_code"] == 303
