@@ -47,13 +47,9 @@ def issue_code(user: User, purpose: str, *, target: str | None = None) -> str:
     return code
 
 
-def issue_token(
-    user: User, purpose: str, *, lifetime: timedelta = RESET_LIFETIME, supersede: bool = True
-) -> str:
-    """A new >= 256-bit link token for `purpose`, superseding earlier ones (unless told not
-    to: every "this wasn't me" link stays good)."""
-    if supersede:
-        _discard(user, purpose)
+def issue_token(user: User, purpose: str, *, lifetime: timedelta = RESET_LIFETIME) -> str:
+    """A new >= 256-bit link token for `purpose`, superseding earlier ones."""
+    _discard(user, purpose)
     token = one_time_secrets.new_token()
     _keep(user, purpose, token, lifetime)
     return token
