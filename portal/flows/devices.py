@@ -36,10 +36,11 @@ def token_hash(token) -> str | None:
 
 def find(user: User | None, token) -> Device | None:
     """The device this token names for this account, or None."""
-    if user is None or not _plausible(token):
+    hashed = token_hash(token)
+    if user is None or hashed is None:
         return None
     return db.session.scalar(
-        select(Device).where(Device.token_hash == _hash(token), Device.user_id == user.id)
+        select(Device).where(Device.token_hash == hashed, Device.user_id == user.id)
     )
 
 

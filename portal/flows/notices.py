@@ -19,7 +19,7 @@ from portal.flows import FlowError, codes, devices, events
 from portal.flows.accounts import notify, send, sign_in_facts
 from portal.flows.sessions import revoke_all
 from portal.links import absolute_url
-from portal.models import Device, User, UserSession
+from portal.models import Device, OneTimeCode, User, UserSession
 from portal.origin import Origin
 
 NOT_ME = "not_me"
@@ -61,14 +61,20 @@ def _device_named_by(token, *, lock: bool = False) -> Device | None:
     return db.session.scalar(query)
 
 
-def check_not_me(token) -> User:
-    device = _device_named_by(token)
+def _named_account(token, *, lock: bool = False) -> tuple[User, OneTimeCode | None]:
+    """The account a good link names, with the one-time-code row of a link sent before links
+    named devices (good until it expires, 7 days: then that branch and those rows can go)."""
+    device = _device_named_by(token, lock=lock)
     if device is not None:
-        return db.session.get(User, device.user_id)
-    record = codes.find_token(NOT_ME, token)  # a link sent before links named devices
+        return db.session.get(User, device.user_id), None
+    record = codes.find_token(NOT_ME, token, lock=lock)
     if record is None:
         raise _bad_link()
-    return record.user
+    return record.user, record
+
+
+def check_not_me(token) -> User:
+    return _named_account(token)[0]
 
 
 def report_not_me(token, origin: Origin) -> User:
@@ -76,17 +82,9 @@ def report_not_me(token, origin: Origin) -> User:
     link goes to the owner (the one place a reset link is sent without being asked for)."""
     from portal.flows.password_reset import RESET, reset_link
 
-    device = _device_named_by(token, lock=True)
-    if device is not None:
-        user = db.session.get(User, device.user_id)
-    else:
-        # Links sent before links named devices were one-time-code rows: good until they
-        # expire (7 days), then this branch and those rows can go.
-        record = codes.find_token(NOT_ME, token, lock=True)
-        if record is None:
-            raise _bad_link()
-        record.used_at = clock.utcnow()
-        user = record.user
+    user, old_link = _named_account(token, lock=True)
+    if old_link is not None:
+        old_link.used_at = clock.utcnow()
     ended = revoke_all(user, "Ended after a “this wasn't me” report")
     devices.void_all(user)
     reset_token = codes.issue_token(user, RESET)
