@@ -224,3 +224,22 @@ def _sign_in_sending(api, start: str) -> list[tuple]:
         )
     assert response.status_code == 200, response.get_data(as_text=True)
     return sent
+
+
+def test_unknown_logins_and_wrong_passwords_make_the_same_statements(api, user, count_queries):
+    """Enumeration by timing: the look-up (account, device, budget) is one statement either
+    way, and so is everything after it, for an account and for no account."""
+
+    def statements_of(email):
+        with count_queries() as sent:
+            response = api.client.post(
+                "/api/v1/auth/login", json={"email": email, "password": "not the password 1"}
+            )
+        assert response.status_code == 401, response.get_data(as_text=True)
+        return [" ".join(q.split()[:2]) for q in sent]
+
+    known = statements_of("alice@example.com")
+    unknown = statements_of("nobody@example.com")
+
+    assert known == unknown, (known, unknown)
+    assert len([q for q in known if q.startswith("SELECT")]) >= 2  # look-up, pending sign-ups
