@@ -85,13 +85,20 @@ def _stamped(record: logging.LogRecord) -> bool:
     """The request id on every line, and the trace it belongs to when tracing is on."""
     if not hasattr(record, "request_id") and has_request_context():
         record.request_id = g.get("request_id")
-    otel = sys.modules.get("opentelemetry.trace")  # loaded only when tracing is on
-    if otel is not None and not hasattr(record, "trace_id"):
-        span = otel.get_current_span().get_span_context()
-        if span.is_valid:  # the line links to its trace
-            record.trace_id = format(span.trace_id, "032x")
-            record.span_id = format(span.span_id, "016x")
+    if not hasattr(record, "trace_id"):
+        record.__dict__.update(_trace_ids())
     return True
+
+
+def _trace_ids() -> dict:
+    """{"trace_id", "span_id"} of the current span when tracing is on, else nothing."""
+    otel = sys.modules.get("opentelemetry.trace")  # loaded only when tracing is on
+    if otel is None:
+        return {}
+    span = otel.get_current_span().get_span_context()
+    if not span.is_valid:
+        return {}
+    return {"trace_id": format(span.trace_id, "032x"), "span_id": format(span.span_id, "016x")}
 
 
 # The per-request line's own fields, in the order python-json-logger writes them.
@@ -108,12 +115,17 @@ class _Formatter(JsonFormatter):
     def format(self, record: logging.LogRecord) -> str:
         if record.name != ACCESS or record.exc_info or record.args:
             return super().format(record)
-        line = {"level": record.levelname, "logger": ACCESS, "message": record.msg}
-        for name in _ACCESS_FIELDS + _TRACE_FIELDS:
-            if name in record.__dict__:
-                line[name] = record.__dict__[name]
-        line["time"] = datetime.fromtimestamp(record.created, tz=UTC).isoformat()
-        return json.dumps(line)  # ASCII only, as below
+        return _access_line(record.levelname, record.msg, record.__dict__, record.created)
+
+
+def _access_line(level: str, message, fields: dict, created: float) -> str:
+    """The per-request line, from a record's attributes or straight from the request."""
+    line = {"level": level, "logger": ACCESS, "message": message}
+    for name in _ACCESS_FIELDS + _TRACE_FIELDS:
+        if name in fields:
+            line[name] = fields[name]
+    line["time"] = datetime.fromtimestamp(created, tz=UTC).isoformat()
+    return json.dumps(line)  # ASCII only, as below
 
 
 def formatter() -> JsonFormatter:
@@ -135,6 +147,37 @@ class _Stdout(logging.StreamHandler):
     @stream.setter
     def stream(self, _value):
         pass
+
+
+def _write_access_line(access: logging.Logger, fields: dict) -> bool:
+    """Write the per-request line straight to the portal's handler, as logging would write
+    it: when that handler is the only way out for it (no other handler, no filter, nothing
+    disabled: otherwise the caller logs it the usual way, and False says so). Making a
+    record and passing it through the logger, the handler and its filter cost more than the
+    line itself, once per request (and the line holds nothing to redact)."""
+    root = logging.root
+    handlers = root.handlers
+    if len(handlers) != 1 or access.handlers or access.filters or root.filters:
+        return False
+    out = handlers[0]
+    if (
+        not getattr(out, "_portal", False)
+        or len(out.filters) != 1
+        or out.level > logging.INFO
+        or not access.propagate
+        or not access.isEnabledFor(logging.INFO)
+    ):
+        return False
+    fields["request_id"] = g.get("request_id")
+    fields.update(_trace_ids())
+    line = _access_line("INFO", "request", fields, time.time())
+    out.acquire()
+    try:
+        out.stream.write(line + out.terminator)
+        out.flush()
+    finally:
+        out.release()
+    return True
 
 
 def handler() -> logging.Handler:
@@ -178,17 +221,14 @@ def init_app(app: Flask) -> None:
         if quiet():
             return response
         started = g.get("request_started")
-        access.info(
-            "request",
-            extra={
-                "method": request.method,
-                "route": route(),
-                # The path only (never the query string), secrets cut out.
-                "path": redact(request.path),
-                "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 1)
-                if started
-                else None,
-            },
-        )
+        fields = {
+            "method": request.method,
+            "route": route(),
+            # The path only (never the query string), secrets cut out.
+            "path": redact(request.path),
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
+        }
+        if not _write_access_line(access, fields):
+            access.info("request", extra=fields)
         return response

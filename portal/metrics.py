@@ -181,10 +181,20 @@ def _observe_request(response):
     if started is None or quiet() or request.endpoint == "static":
         return response
     method = request.method if request.method in _METHODS else "other"
-    labels = (method, route(), str(response.status_code))
-    REQUESTS.labels(*labels).inc()
-    LATENCY.labels(*labels).observe(time.perf_counter() - started)
+    labels = (method, route(), response.status_code)
+    series = _request_series.get(labels)
+    if series is None:
+        values = (method, labels[1], str(labels[2]))
+        series = _request_series[labels] = (REQUESTS.labels(*values), LATENCY.labels(*values))
+    series[0].inc()
+    series[1].observe(time.perf_counter() - started)
     return response
+
+
+# Each (method, route, status) series of the two request metrics, looked up once: `labels()`
+# checks and converts its values and takes a lock on every call, on every request. The keys
+# are bounded as the labels are (URL rules, not paths).
+_request_series: dict[tuple, tuple] = {}
 
 
 # -- scraping ---------------------------------------------------------------------------------

@@ -89,3 +89,38 @@ def test_the_per_request_line_is_the_line_python_json_logger_writes(traced):
     fast, slow = formatter().format(record), generic.format(record)
     assert fast == slow
     assert list(json.loads(fast)) == ["level", "logger", "message", *fields, "time"]
+
+
+def test_the_per_request_line_goes_straight_out_as_logging_would_write_it(client, capsys):
+    """Served (the portal's handler the only one on the root logger), the per-request line
+    skips making a record (logs._write_access_line); it is the line logging writes, which
+    it still does as soon as anything else listens (here: pytest's own handlers)."""
+    from portal import logs
+
+    taken = []
+    original = logs._write_access_line
+
+    def spy(access, fields):
+        taken.append(original(access, fields))
+        return taken[-1]
+
+    root = logging.getLogger()
+    kept = root.handlers[:]
+    headers = {"X-Request-ID": "same-request-id"}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(logs, "_write_access_line", spy)
+        root.handlers = [h for h in kept if getattr(h, "_portal", False)]
+        try:
+            client.get("/signin", headers=headers)
+        finally:
+            root.handlers = kept
+        direct = capsys.readouterr().out.splitlines()[-1]
+        client.get("/signin", headers=headers)
+        usual = capsys.readouterr().out.splitlines()[-1]
+    assert taken == [True, False]
+    direct, usual = json.loads(direct), json.loads(usual)
+    assert list(direct) == list(usual)
+    for moving in ("time", "duration_ms"):
+        assert type(direct.pop(moving)) is type(usual.pop(moving))
+    assert direct == usual
+    assert direct["request_id"] == "same-request-id" and direct["route"] == "/signin"
