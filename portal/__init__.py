@@ -77,6 +77,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.add_template_global(templating.fixed_url)
     app.add_template_global(templating.account_badges)
     app.add_template_global(templating.account_rows)
+    app.add_template_global(templating.session_rows)
 
     from portal import metrics, tracing
 

@@ -75,3 +75,39 @@ def test_the_page_query_reads_the_index_in_order_and_stops_after_a_page(app, use
     # stream, bounded by the Limit): never a sort of every session.
     full_sorts = [line for line in plan.splitlines() if re.match(r"\s*(->\s+)?Sort\s+\(", line)]
     assert not full_sorts, plan
+
+
+def test_the_rows_show_labels_as_text_and_end_every_session_but_this_one(auth, user):
+    """The rows are made in Python (portal/templating.py session_rows): a device label or an
+    address with HTML in it is shown as text; every row but this device's has its sign-out
+    form, with the page's CSRF token, for that session."""
+    add_sessions(user, 2, kind="api")
+    db.session.execute(
+        text(
+            "UPDATE sessions SET device_label = '<b>Evil</b> & \"co\"', ip_address = '<i>' "
+            "WHERE user_id = :user AND kind = 'api'"
+        ),
+        {"user": user.id},
+    )
+    db.session.commit()
+    html = auth.get("/sessions").get_data(as_text=True)
+
+    assert "<b>Evil</b>" not in html and "<i>" not in html
+    assert "&lt;b&gt;Evil&lt;/b&gt; &amp; &#34;co&#34;" in html and "&lt;i&gt;" in html
+    ids = rows(html)
+    this, others = ids[0], ids[1:]
+    assert len(others) == 2
+    this_row = html[html.index(f'id="session-{this}"') :]
+    assert "This device" in this_row[: this_row.index("</tr>")]
+    assert "Sign out</button>" not in this_row[: this_row.index("</tr>")]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    for other in others:
+        row = html[html.index(f'id="session-{other}"') :]
+        row = row[: row.index("</tr>")]
+        assert f'action="/sessions/{other}/end"' in row
+        assert f'hx-delete="/sessions/{other}/end"' in row
+        assert f'value="{token}"' in row and "App" in row and "This device" not in row
+    ended = auth.post(
+        f"/sessions/{others[0]}/end", data={"csrf_token": token}, form_page="/sessions"
+    )
+    assert ended.status_code == 303 and others[0] not in rows(auth.get("/sessions").get_data(True))

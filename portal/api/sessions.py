@@ -29,8 +29,7 @@ def list_sessions():
         raise invalid({"limit": ["Use a whole number from 1 to 100."]})
     current = current_session()
     page = flows.sessions_page(current_user(), request.args.get("cursor") or None, limit)
-    items = [SessionOut.of(s, current.id) for s in page.items]
-    return SessionList(sessions=items, next_cursor=page.next_cursor)
+    return SessionList.of_rows(page.items, current.id, page.next_cursor)
 
 
 @operation(

@@ -37,3 +37,30 @@ def test_bad_paging_arguments_are_422(api, tokens, query, field):
     response = api.client.get(f"/api/v1/sessions?{query}", headers=headers)
     assert response.status_code == 422
     assert response.get_json()["errors"].keys() == {field}
+
+
+def test_the_list_is_the_json_of_one_session_model_per_session(api, tokens, user):
+    """The list is validated from its rows in one go (api/schemas.py SessionList.of_rows):
+    the same JSON as a SessionOut made from each session, field for field, in order."""
+    from portal.api.schemas import SessionList, SessionOut
+    from portal.flows.sessions import active_sessions
+
+    add_sessions(user, 3, kind="web")
+    add_sessions(user, 2, kind="api")
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    response = api.client.get("/api/v1/sessions", headers=headers)
+
+    sessions = active_sessions(user)  # newest first, as the list (ties: by id, both ways)
+    body = response.get_json()
+    current = next(
+        s
+        for s in sessions
+        if str(s.id) == next(item["id"] for item in body["sessions"] if item["is_current"])
+    )
+    by_id = {str(s.id): s for s in sessions}
+    expected = SessionList(
+        sessions=[SessionOut.of(by_id[item["id"]], current.id) for item in body["sessions"]]
+    )
+    assert response.get_data(as_text=True) == expected.model_dump_json()
+    assert len(body["sessions"]) == 6 and sum(item["is_current"] for item in body["sessions"]) == 1
+    assert {item["kind"] for item in body["sessions"]} == {"web", "api"}
