@@ -175,6 +175,8 @@ def _write_access_line(access: logging.Logger, fields: dict) -> bool:
     try:
         out.stream.write(line + out.terminator)
         out.flush()
+    except Exception:  # a broken stdout must not break the answer: logging reports it
+        return False
     finally:
         out.release()
     return True

@@ -108,19 +108,17 @@ def session_rows(sessions, current_id, csrf: str) -> Markup:
     for session in sessions:
         session_id = str(session.id)
         kind = "App" if session.kind == "api" else "Browser"
-        if session.id == current_id:
-            current, action = ' <span class="badge current">This device</span>', ""
-        else:
+        this_device = session.id == current_id
+        current = ' <span class="badge current">This device</span>' if this_device else ""
+        action = ""
+        if not this_device:
             end = pattern.replace(_SLOT, session_id)
-            current, action = (
-                "",
-                (
-                    f'<form method="post" action="{end}" class="inline" hx-delete="{end}" '
-                    'hx-params="none">\n'
-                    f'  <input type="hidden" name="csrf_token" value="{token}">\n'
-                    '  <button type="submit" class="danger secondary">Sign out</button>\n'
-                    "</form>"
-                ),
+            action = (
+                f'<form method="post" action="{end}" class="inline" hx-delete="{end}" '
+                'hx-params="none">\n'
+                f'  <input type="hidden" name="csrf_token" value="{token}">\n'
+                '  <button type="submit" class="danger secondary">Sign out</button>\n'
+                "</form>"
             )
         rows.append(
             f'<tr id="session-{session_id}">\n'

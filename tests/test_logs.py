@@ -124,3 +124,27 @@ def test_the_per_request_line_goes_straight_out_as_logging_would_write_it(client
         assert type(direct.pop(moving)) is type(usual.pop(moving))
     assert direct == usual
     assert direct["request_id"] == "same-request-id" and direct["route"] == "/signin"
+
+
+def test_a_broken_stdout_never_breaks_the_answer(client, monkeypatch):
+    """Written straight out or through logging, a line that cannot be written is logging's
+    problem to report (on stderr), never the request's."""
+    import sys
+
+    class Gone:
+        def write(self, _text):
+            raise OSError("stdout is gone")
+
+        def flush(self):
+            pass
+
+    root = logging.getLogger()
+    kept = root.handlers[:]
+    monkeypatch.setattr(logging, "raiseExceptions", False)  # logging's own report: quiet here
+    monkeypatch.setattr(sys, "stdout", Gone())
+    root.handlers = [h for h in kept if getattr(h, "_portal", False)]
+    try:
+        response = client.get("/signin")
+    finally:
+        root.handlers = kept
+    assert response.status_code == 200

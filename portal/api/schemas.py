@@ -306,7 +306,8 @@ class SessionList(BaseModel):
     def of_rows(cls, rows, current_id, next_cursor: str | None) -> "SessionList":
         """From the list's rows (flows/sessions.py `_ACTIVE_SESSIONS_OF`), validated in one
         go. A page holds up to 100 sessions: made one model at a time from each row's named
-        attributes, they cost twice as much (tests/api/test_sessions_api.py: the same JSON)."""
+        attributes, they cost twice as much (tests/api/test_api_sessions_pages.py: the same
+        JSON)."""
         sessions = []
         if rows:
             names = tuple(_SESSION_FIELDS.get(name, name) for name in rows[0]._fields)
