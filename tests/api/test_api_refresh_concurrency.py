@@ -1,11 +1,11 @@
 """Two (or more) concurrent refreshes of one token never both rotate: real threads against a
 served app on its own database, so the row lock (SELECT ... FOR UPDATE) is what decides."""
 
-import threading
 import uuid
 
 import jwt
 import requests
+from race_helpers import all_at_once
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -26,25 +26,15 @@ def test_concurrent_refreshes_rotate_once(live_app, live_server, live_user):
     assert login.status_code == 200, login.text
     first = login.json()
 
-    barrier = threading.Barrier(THREADS)
-    results: list[requests.Response] = []
-    lock = threading.Lock()
-
-    def refresh():
-        barrier.wait()
-        response = requests.post(
+    def refresh(ready):
+        ready()
+        return requests.post(
             f"{live_server}/api/v1/auth/refresh",
             json={"refresh_token": first["refresh_token"]},
             timeout=20,
         )
-        with lock:
-            results.append(response)
 
-    threads = [threading.Thread(target=refresh) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    results = all_at_once(THREADS, refresh)
 
     assert len(results) == THREADS
     assert [r.status_code for r in results] == [200] * THREADS, [r.text for r in results]
@@ -92,22 +82,13 @@ def test_concurrent_reuse_of_a_stale_token_ends_the_session_once(live_app, live_
             f"{base}/auth/refresh", json={"refresh_token": pair["refresh_token"]}, timeout=10
         ).json()
 
-    barrier = threading.Barrier(4)
-    statuses = []
+    def reuse(ready):
+        ready()
+        return requests.post(
+            f"{base}/auth/refresh", json={"refresh_token": stale}, timeout=20
+        ).status_code
 
-    def reuse():
-        barrier.wait()
-        statuses.append(
-            requests.post(
-                f"{base}/auth/refresh", json={"refresh_token": stale}, timeout=20
-            ).status_code
-        )
-
-    threads = [threading.Thread(target=reuse) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    statuses = all_at_once(4, reuse)
     assert statuses == [401] * 4
     with live_app.app_context():
         events = db.session.scalars(

@@ -1,9 +1,8 @@
 """A "this wasn't me" link submitted many times at once is spent once: real threads against a
 served app on its own database, so the device row's lock (SELECT ... FOR UPDATE) decides."""
 
-import threading
-
 import requests
+from race_helpers import all_at_once
 from sqlalchemy import func, select
 from web_helpers import csrf_token_in
 
@@ -31,24 +30,14 @@ def test_concurrent_reports_of_one_link_end_the_account_once(live_app, live_serv
         link = f"{live_server}/not-me/{notices._token_for(newest)}"
         db.session.remove()
 
-    barrier = threading.Barrier(THREADS)
-    results: list[requests.Response] = []
-    lock = threading.Lock()
-
-    def report():
+    def report(ready):
         browser = requests.Session()
         page = browser.get(link, timeout=10)
         assert page.status_code == 200, page.text
-        barrier.wait()
-        answer = browser.post(link, data={"csrf_token": csrf_token_in(page.text)}, timeout=20)
-        with lock:
-            results.append(answer)
+        ready()
+        return browser.post(link, data={"csrf_token": csrf_token_in(page.text)}, timeout=20)
 
-    threads = [threading.Thread(target=report) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    results = all_at_once(THREADS, report)
 
     assert sorted(r.status_code for r in results) == [200] + [400] * (THREADS - 1)
     with live_app.app_context():

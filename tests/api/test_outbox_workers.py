@@ -2,8 +2,8 @@
 (SELECT ... FOR UPDATE SKIP LOCKED hands every row to one worker)."""
 
 import contextvars
-import threading
 
+from race_helpers import all_at_once
 from web_helpers import mail_files
 
 from portal import outbox
@@ -22,23 +22,17 @@ def test_three_workers_deliver_each_of_sixty_emails_once(live_app):
             accounts.send(f"person{n}@example.com", "account_exists", capped=False, user=user)
         db.session.commit()
 
-    handled = []
-    start = threading.Barrier(3)
-
-    def worker():
+    def worker(ready):
         def run():
             with live_app.app_context():
-                start.wait()
-                handled.append(outbox.worker_loop(once=True))
+                ready()
+                done = outbox.worker_loop(once=True)
                 db.session.remove()
+                return done
 
-        contextvars.Context().run(run)
+        return contextvars.Context().run(run)
 
-    threads = [threading.Thread(target=worker) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    handled = all_at_once(3, worker)
 
     sent = [m["to"][0] for m in mail_files(live_app)]
     assert sorted(sent) == sorted(f"person{n}@example.com" for n in range(60))  # once each
