@@ -186,8 +186,12 @@ class UserSession(db.Model):
         return self.revoked_at is None and self.expires_at > clock.utcnow()
 
     @classmethod
-    def active_clause(cls):
-        return (cls.revoked_at.is_(None)) & (cls.expires_at > clock.utcnow())
+    def active_clause(cls, now=None):
+        """Not ended and not expired as of `now` (the clock's time; statements built once pass
+        `bindparam("now")` and bind it at each execution)."""
+        return (cls.revoked_at.is_(None)) & (
+            cls.expires_at > (clock.utcnow() if now is None else now)
+        )
 
 
 class OneTimeCode(db.Model):

@@ -72,8 +72,7 @@ _END_LEAST_RECENTLY_USED = (
             .where(
                 _sessions.c.user_id == bindparam("account"),
                 _sessions.c.id != bindparam("new_id"),
-                _sessions.c.revoked_at.is_(None),
-                _sessions.c.expires_at > bindparam("now"),
+                UserSession.active_clause(bindparam("now")),
             )
             .order_by(_sessions.c.last_seen_at.desc(), _sessions.c.created_at.desc())
             .offset(bindparam("kept"))
@@ -85,7 +84,7 @@ _END_LEAST_RECENTLY_USED = (
 
 
 def _end_least_recently_used(user: User, new: UserSession, origin: Origin) -> None:
-    """Keep at most MAX_ACTIVE_SESSIONS active (the same test as UserSession.active_clause)."""
+    """Keep at most MAX_ACTIVE_SESSIONS active."""
     if user.id is None:
         return  # not in the database yet, so no sessions either
     kept = max(current_app.config["MAX_ACTIVE_SESSIONS"] - 1, 0)
@@ -106,8 +105,7 @@ _ACTIVE_SESSION_AND_USER = (
     .join(User, User.id == UserSession.user_id)
     .where(
         UserSession.id == bindparam("sid"),
-        UserSession.revoked_at.is_(None),
-        UserSession.expires_at > bindparam("now"),
+        UserSession.active_clause(bindparam("now")),
         User.is_active.is_(True),
     )
 )
@@ -223,8 +221,7 @@ _ACTIVE_SESSIONS_OF = select(
     UserSession.expires_at,
 ).where(
     UserSession.user_id == bindparam("user_id"),
-    UserSession.revoked_at.is_(None),
-    UserSession.expires_at > bindparam("now"),
+    UserSession.active_clause(bindparam("now")),
 )
 _NEWEST_FIRST = (UserSession.created_at.desc(), UserSession.id.desc())
 
