@@ -1,4 +1,5 @@
-"""PostgreSQL connections that outlive a database restart, without a round trip per request.
+"""PostgreSQL connections that outlive a database restart, without a round trip per request,
+and that speak UTC.
 
 `pool_pre_ping` would send a `SELECT 1` before every checkout. Instead a pooled connection is
 looked at for free when it is checked out: an idle connection has nothing to read on its socket
@@ -8,6 +9,12 @@ A connection that dies while a statement runs fails that statement: SQLAlchemy t
 every older connection of the pool stale, and the request answers 503 (portal/errors.py).
 One that dies after the answer was made, before the request's session is closed, costs
 nothing: the answer stands and the connection is thrown away.
+
+Every new connection sets its time zone to UTC: times come back in UTC whatever the server's
+default (Debian's is "Etc/UTC", another server's may be "Europe/Berlin"), so the API writes
+them with "Z" everywhere; and psycopg reads a timestamptz in "UTC" by its fast path (a third
+less per value than "Etc/UTC", which it converts through zoneinfo: a list of 100 sessions
+reads 300).
 """
 
 import logging
@@ -26,6 +33,7 @@ def init_app(app: Flask) -> None:
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         return  # SQLite (make run): a file, nothing to lose
     with app.app_context():
+        event.listen(db.engine, "connect", _speak_utc)
         event.listen(db.engine, "checkout", _drop_if_closed_by_server)
     # Runs before Flask-SQLAlchemy's own teardown (the last registered runs first).
     app.teardown_appcontext(_close_session)
@@ -42,6 +50,15 @@ def _close_session(_error) -> None:
         log.warning("database_lost_after_answer", extra={"error": type(error.orig).__name__})
         db.session.registry().invalidate()  # no ROLLBACK on a dead connection
         db.session.registry.clear()
+
+
+def _speak_utc(dbapi_connection, _record) -> None:
+    # Outside any transaction, so that nothing is left open and no rollback undoes it.
+    autocommit, dbapi_connection.autocommit = dbapi_connection.autocommit, True
+    try:
+        dbapi_connection.execute("SET TIME ZONE 'UTC'")
+    finally:
+        dbapi_connection.autocommit = autocommit
 
 
 def _drop_if_closed_by_server(dbapi_connection, _record, _proxy) -> None:

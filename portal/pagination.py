@@ -155,12 +155,12 @@ def read(
         if past is not None:
             values.update({f"keyset_{n}": value for n, value in enumerate(past)})
     if one_entity:
-        return list(db.session.scalars(composed, values))
+        return db.session.scalars(composed, values).all()
     # Rows: run on the session's connection, without the ORM's pass over a statement that
     # loads no model (a fifth of a short list's statement); what the transaction has
     # pending is written first, as the ORM would.
     db.session.flush()
-    return list(db.session.connection().execute(composed, values))
+    return db.session.connection().execute(composed, values).all()  # fetchall: one call
 
 
 def _one_entity(statement) -> bool:

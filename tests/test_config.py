@@ -269,3 +269,23 @@ def test_a_served_app_leaves_its_start_up_objects_out_of_garbage_collection(make
         assert gc.get_freeze_count() > 10_000
     finally:
         gc.unfreeze()
+
+
+def test_connections_speak_utc_whatever_the_servers_default(database_url, tmp_path):
+    """portal/database.py: a server (or a URL) set to another zone still gives times in UTC
+    (tzinfo datetime.timezone.utc, psycopg's fast path; the API writes them with "Z")."""
+    from datetime import UTC
+
+    from db_helpers import app_config_for
+    from sqlalchemy.engine import make_url
+
+    berlin = make_url(database_url).update_query_dict({"options": "-c TimeZone=Europe/Berlin"})
+    app = create_app(app_config_for(berlin.render_as_string(hide_password=False), tmp_path))
+    with app.app_context():
+        try:
+            assert db.session.scalar(text("SHOW TimeZone")) == "UTC"
+            now = db.session.scalar(text("SELECT now()"))
+            assert now.tzinfo is UTC  # datetime.timezone.utc
+        finally:
+            db.session.remove()
+            db.engine.dispose()

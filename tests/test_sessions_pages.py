@@ -111,3 +111,34 @@ def test_the_rows_show_labels_as_text_and_end_every_session_but_this_one(auth, u
         f"/sessions/{others[0]}/end", data={"csrf_token": token}, form_page="/sessions"
     )
     assert ended.status_code == 303 and others[0] not in rows(auth.get("/sessions").get_data(True))
+
+
+def test_this_device_is_marked_wherever_it_sits_in_the_list(auth, user):
+    """ "This device" follows the session, not the first row: two sessions started after
+    this one come first, and only this one's row is marked and has no sign-out form. The
+    times are written as people read them, with the exact instant for machines."""
+    add_sessions(user, 3)
+    db.session.execute(
+        text(
+            "UPDATE sessions SET created_at = now() + interval '1 minute' * n.n, "
+            "last_seen_at = TIMESTAMPTZ '2026-01-02 03:04:05.000006+00' "
+            "FROM (SELECT id, row_number() OVER (ORDER BY created_at) AS n FROM sessions "
+            "WHERE user_id = :user AND revoked_at IS NULL ORDER BY created_at LIMIT 2) AS n "
+            "WHERE sessions.id = n.id"
+        ),
+        {"user": user.id},
+    )
+    db.session.commit()
+    html = auth.get("/sessions").get_data(as_text=True)
+
+    ids = rows(html)
+    marked = [
+        i for i in ids if "This device" in html[html.index(f'id="session-{i}"') :].split("</tr>")[0]
+    ]
+    assert len(ids) == 4 and len(marked) == 1 and ids.index(marked[0]) == 2
+    for other in ids[:2]:
+        row = html[html.index(f'id="session-{other}"') :].split("</tr>")[0]
+        assert f'action="/sessions/{other}/end"' in row
+        assert (
+            '<time datetime="2026-01-02T03:04:05.000006+00:00">2 Jan 2026, 03:04 UTC</time>' in row
+        )

@@ -92,3 +92,32 @@ def test_a_spent_guessing_budget_holds_sign_in_on_sqlite(sqlite_app):
 def test_uuid_text_writes_a_uuid_as_python_does_on_sqlite(sqlite_app):
     value = uuid.UUID("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
     assert db.session.scalar(select(uuid_text(literal(value, Uuid)))) == str(value)
+
+
+def test_the_api_lists_sessions_on_sqlite(sqlite_app):
+    """GET /sessions writes its rows as they come (ids as text by models.uuid_text, times
+    as SQLite keeps them): the same shape as on PostgreSQL."""
+    outbox = []
+    collect = lambda sender, message, **kw: outbox.append(message)  # noqa: E731
+    email_sent.connect(collect)
+    try:
+        browser = Browser(sqlite_app.test_client())
+        browser.sign_up(email="lee@example.com", username="lee")
+        browser.verify(last_code(outbox), email="lee@example.com")
+    finally:
+        email_sent.disconnect(collect)
+    client = sqlite_app.test_client()
+    tokens = client.post(
+        "/api/v1/auth/login", json={"email": "lee@example.com", "password": STRONG_PASSWORD}
+    ).get_json()
+
+    listed = client.get(
+        "/api/v1/sessions", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
+
+    sessions = listed.get_json()["sessions"]
+    assert listed.status_code == 200 and len(sessions) == 2  # the browser's and this one
+    assert [s["kind"] for s in sessions] == ["api", "web"]  # newest first
+    assert [s["is_current"] for s in sessions] == [True, False]
+    assert all(str(uuid.UUID(s["id"])) == s["id"] for s in sessions)
+    assert all(s[k].endswith("Z") for s in sessions for k in ("created_at", "expires_at"))

@@ -1,11 +1,11 @@
 """/sessions: the account's signed-in devices, web and API alike (one list)."""
 
-from flask import request
+from flask import current_app, request
 
 from portal.api import bp
 from portal.api.auth import no_content
 from portal.api.bearer import current_session, current_user
-from portal.api.schemas import SessionList, SessionOut
+from portal.api.schemas import SessionList, SessionOut, session_list_json
 from portal.api.spec import operation
 from portal.flows import invalid
 from portal.flows import sessions as flows
@@ -29,7 +29,9 @@ def list_sessions():
         raise invalid({"limit": ["Use a whole number from 1 to 100."]})
     current = current_session()
     page = flows.sessions_page(current_user(), request.args.get("cursor") or None, limit)
-    return SessionList.of_rows(page.items, current.id, page.next_cursor)
+    return current_app.response_class(
+        session_list_json(page.items, current.id, page.next_cursor), mimetype="application/json"
+    )
 
 
 @operation(

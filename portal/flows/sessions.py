@@ -11,7 +11,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from portal import clock
 from portal.extensions import commit_keeping_loaded, db
 from portal.flows import FlowError, events, invalid
-from portal.models import MFA_GROUP, User, UserSession
+from portal.models import MFA_GROUP, User, UserSession, uuid_text
 from portal.origin import Origin
 from portal.pagination import BadCursor, Page, keyset_page
 
@@ -211,8 +211,10 @@ API_SESSIONS_PAGE = 100  # GET /sessions: every session under the cap by default
 # The sessions list (page and API) on every view: built once (pagination.read), and only
 # what a list shows (api/schemas.py SessionOut, templates/sessions/index.html), as rows:
 # a list of 100 sessions cost 70 us a session as model objects.
+# Ids come as text: both lists write them out (links, JSON) and compare them with this
+# session's.
 _ACTIVE_SESSIONS_OF = select(
-    UserSession.id,
+    uuid_text(UserSession.id).label("id"),
     UserSession.kind,
     UserSession.device_label,
     UserSession.ip_address,

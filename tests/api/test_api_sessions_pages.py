@@ -40,13 +40,25 @@ def test_bad_paging_arguments_are_422(api, tokens, query, field):
 
 
 def test_the_list_is_the_json_of_one_session_model_per_session(api, tokens, user):
-    """The list is validated from its rows in one go (api/schemas.py SessionList.of_rows):
-    the same JSON as a SessionOut made from each session, field for field, in order."""
+    """The list is written from its rows by orjson (api/schemas.py session_list_json): byte
+    for byte the JSON of a SessionList of one SessionOut per session, field for field, in
+    order; labels that need escaping and times with and without microseconds included."""
     from portal.api.schemas import SessionList, SessionOut
+    from portal.extensions import db
     from portal.flows.sessions import active_sessions
 
     add_sessions(user, 3, kind="web")
     add_sessions(user, 2, kind="api")
+    odd = [
+        ('quote " back\\slash </script> & é', "2001:db8::1", 0),
+        ("control \x01\x1f\x7f \u2028 tab\t newline\n", "", 5),
+        ("日本語 😀 Ünïcode", "198.51.100.7", 120000),
+    ]
+    for session, (label, address, micro) in zip(active_sessions(user)[1:], odd, strict=False):
+        session.device_label, session.ip_address = label, address
+        session.last_seen_at = session.last_seen_at.replace(microsecond=micro)
+        session.expires_at = session.expires_at.replace(microsecond=0)
+    db.session.commit()
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
     response = api.client.get("/api/v1/sessions", headers=headers)
 
@@ -62,5 +74,9 @@ def test_the_list_is_the_json_of_one_session_model_per_session(api, tokens, user
         sessions=[SessionOut.of(by_id[item["id"]], current.id) for item in body["sessions"]]
     )
     assert response.get_data(as_text=True) == expected.model_dump_json()
+    assert response.mimetype == "application/json"
     assert len(body["sessions"]) == 6 and sum(item["is_current"] for item in body["sessions"]) == 1
     assert {item["kind"] for item in body["sessions"]} == {"web", "api"}
+    assert {item["device"] for item in body["sessions"]} >= {label for label, _, _ in odd}
+    written = " ".join(item["last_seen_at"] for item in body["sessions"])
+    assert ".000005Z" in written and ".120000Z" in written, written  # as pydantic writes them
