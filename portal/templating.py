@@ -110,7 +110,7 @@ def account_rows(accounts) -> Markup:
 
 def session_rows(sessions, current_id, csrf: str) -> Markup:
     """The rows of the Sessions page (templates/sessions/index.html), made here like the
-    admin accounts list's: up to 50 a page, and as Jinja the rows were most of the page. A
+    admin accounts list's: up to 25 a page, and as Jinja the rows were most of the page. A
     device label and an IP address are escaped; ids, links, kinds, times and the CSRF token
     are made of characters that need none."""
     if not sessions:

@@ -13,20 +13,20 @@ def rows(html: str) -> list[str]:
     return re.findall(r'<tr id="session-([0-9a-f-]+)"', html)
 
 
-def test_the_sessions_page_shows_fifty_at_a_time(auth, user):
-    add_sessions(user, 120)  # with the signed-in one: 121
+def test_the_sessions_page_shows_twenty_five_at_a_time(auth, user):
+    add_sessions(user, 70)  # with the signed-in one: 71
 
     first = auth.get("/sessions").get_data(as_text=True)
-    assert len(rows(first)) == 50
+    assert len(rows(first)) == 25
     assert "This device" in first  # the newest: this sign-in
     second_url = re.search(r'href="(/sessions\?after=[^"]+)"', first).group(1)
     second = auth.get(second_url.replace("&amp;", "&")).get_data(as_text=True)
     third_url = re.search(r'href="(/sessions\?after=[^"]+)"', second).group(1)
     third = auth.get(third_url).get_data(as_text=True)
 
-    assert len(rows(second)) == 50 and len(rows(third)) == 21
+    assert len(rows(second)) == 25 and len(rows(third)) == 21
     assert "Older sessions" not in third and "Newest sessions" in third
-    assert len(set(rows(first) + rows(second) + rows(third))) == 121
+    assert len(set(rows(first) + rows(second) + rows(third))) == 71
 
 
 @pytest.mark.parametrize("cursor", ["nonsense", "MjAyNnx4", "x" * 5000])

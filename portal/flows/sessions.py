@@ -204,7 +204,7 @@ def active_sessions(user: User) -> list[UserSession]:
     )
 
 
-SESSIONS_PAGE = 50  # the Sessions page
+SESSIONS_PAGE = 25  # the Sessions page, as the Activity page and the admin lists
 API_SESSIONS_PAGE = 100  # GET /sessions: every session under the cap by default
 
 

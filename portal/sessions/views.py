@@ -14,7 +14,7 @@ from portal.web import redirect_to
 @bp.get("/sessions")
 @login_required
 def index():
-    """Every active session of this account, newest first, 50 to a page."""
+    """Every active session of this account, newest first, 25 to a page."""
     try:
         page = flows.sessions_page(current_user, request.args.get("after"))
     except FlowError:
