@@ -15,12 +15,17 @@ default (Debian's is "Etc/UTC", another server's may be "Europe/Berlin"), so the
 them with "Z" everywhere; and psycopg reads a timestamptz in "UTC" by its fast path (a third
 less per value than "Etc/UTC", which it converts through zoneinfo: a list of 100 sessions
 reads 300).
+
+A statement run with the execution option `binary_results=True` (the sessions list: up to
+101 rows a request) gets its rows in PostgreSQL's binary format: the server writes no text
+for each time and psycopg parses none (the same Python values).
 """
 
 import logging
 import select
 
 from flask import Flask
+from psycopg.pq import Format
 from sqlalchemy import event, exc
 
 from portal.errors import database_unavailable
@@ -35,6 +40,7 @@ def init_app(app: Flask) -> None:
     with app.app_context():
         event.listen(db.engine, "connect", _speak_utc)
         event.listen(db.engine, "checkout", _drop_if_closed_by_server)
+        event.listen(db.engine, "before_cursor_execute", _binary_results_when_asked)
     # Runs before Flask-SQLAlchemy's own teardown (the last registered runs first).
     app.teardown_appcontext(_close_session)
 
@@ -59,6 +65,11 @@ def _speak_utc(dbapi_connection, _record) -> None:
         dbapi_connection.execute("SET TIME ZONE 'UTC'")
     finally:
         dbapi_connection.autocommit = autocommit
+
+
+def _binary_results_when_asked(_conn, cursor, _sql, _params, context, _many) -> None:
+    if context.execution_options.get("binary_results"):
+        cursor.format = Format.BINARY  # a cursor per execution: nothing else is affected
 
 
 def _drop_if_closed_by_server(dbapi_connection, _record, _proxy) -> None:

@@ -142,3 +142,27 @@ def test_this_device_is_marked_wherever_it_sits_in_the_list(auth, user):
         assert (
             '<time datetime="2026-01-02T03:04:05.000006+00:00">2 Jan 2026, 03:04 UTC</time>' in row
         )
+
+
+def test_the_list_reads_its_rows_in_binary_and_nothing_else_does(auth, user):
+    """portal/database.py: the sessions list asks for PostgreSQL's binary format (no text
+    written and parsed for each time); every other statement keeps the text format."""
+    from psycopg.pq import Format
+    from sqlalchemy import event
+
+    add_sessions(user, 3)
+    formats = {}
+
+    def spy(_conn, cursor, statement, *_args):
+        listing = statement.startswith("SELECT CAST(sessions.id AS VARCHAR) AS id")
+        formats.setdefault("list" if listing else "other", []).append(cursor.format)
+
+    event.listen(db.engine, "after_cursor_execute", spy)
+    try:
+        html = auth.get("/sessions").get_data(as_text=True)
+    finally:
+        event.remove(db.engine, "after_cursor_execute", spy)
+
+    assert formats["list"] == [Format.BINARY]
+    assert formats["other"] and set(formats["other"]) == {Format.TEXT}
+    assert len(rows(html)) == 4 and "This device" in html and "Old device 1" in html

@@ -212,18 +212,22 @@ API_SESSIONS_PAGE = 100  # GET /sessions: every session under the cap by default
 # what a list shows (api/schemas.py SessionOut, templates/sessions/index.html), as rows:
 # a list of 100 sessions cost 70 us a session as model objects.
 # Ids come as text: both lists write them out (links, JSON) and compare them with this
-# session's.
-_ACTIVE_SESSIONS_OF = select(
-    uuid_text(UserSession.id).label("id"),
-    UserSession.kind,
-    UserSession.device_label,
-    UserSession.ip_address,
-    UserSession.created_at,
-    UserSession.last_seen_at,
-    UserSession.expires_at,
-).where(
-    UserSession.user_id == bindparam("user_id"),
-    UserSession.active_clause(bindparam("now")),
+# session's. Rows in PostgreSQL's binary format (portal/database.py): up to 101 of them.
+_ACTIVE_SESSIONS_OF = (
+    select(
+        uuid_text(UserSession.id).label("id"),
+        UserSession.kind,
+        UserSession.device_label,
+        UserSession.ip_address,
+        UserSession.created_at,
+        UserSession.last_seen_at,
+        UserSession.expires_at,
+    )
+    .where(
+        UserSession.user_id == bindparam("user_id"),
+        UserSession.active_clause(bindparam("now")),
+    )
+    .execution_options(binary_results=True)
 )
 _NEWEST_FIRST = (UserSession.created_at.desc(), UserSession.id.desc())
 
