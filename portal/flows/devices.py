@@ -16,6 +16,7 @@ from sqlalchemy import delete, select
 
 from portal import clock, one_time_secrets
 from portal.extensions import db
+from portal.flows.sessions import TOUCH_INTERVAL
 from portal.models import Device, User
 from portal.origin import Origin
 
@@ -66,8 +67,13 @@ def remember(
         device = known if known is not None and known.user_id == user.id else None
     now = clock.utcnow()
     if device is not None:
-        device.last_used_at = now
-        device.device_label = origin.device
+        # Its last use to the minute, like a session's last use and an account's last
+        # sign-in (flows/sessions.py TOUCH_INTERVAL): sign-ins from one device in a burst do
+        # not each rewrite its row. What it is forgotten by counts in days (prune.py).
+        if now - device.last_used_at >= TOUCH_INTERVAL:
+            device.last_used_at = now
+        if device.device_label != origin.device:
+            device.device_label = origin.device
         return device, token, False
     # Read before this device is added (from the account's own look-up, when it made one).
     has_others = user.has_devices
