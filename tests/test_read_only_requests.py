@@ -175,9 +175,10 @@ def test_writes_still_run_in_a_transaction(served, api_token):
 
 
 def test_a_sign_in_from_a_known_device_is_one_transaction(served):
-    """Round trips of an API sign-in, counted on the wire: one BEGIN, its five statements
-    (pinned one by one in tests/api/test_work_per_request.py; the account's last sign-in
-    was written by the first sign-in a moment ago), one COMMIT, nothing read back after it."""
+    """Round trips of an API sign-in, counted on the wire: one BEGIN, its four statements
+    (pinned one by one in tests/api/test_work_per_request.py; the account's last sign-in and
+    the device's last use were written by the first sign-in a moment ago), one COMMIT,
+    nothing read back after it."""
     client = client_of(served)
     body = {"email": "reader@example.com", "password": PASSWORD}
     first = client.post("/api/v1/auth/login", json=body)
@@ -188,4 +189,4 @@ def test_a_sign_in_from_a_known_device_is_one_transaction(served):
     assert response.status_code == 200, response.get_data(as_text=True)
     assert sent.count("BEGIN") == 1 and sent[-1] == "COMMIT", sent
     assert sent.count("COMMIT") == 1 and "ROLLBACK" not in sent, sent
-    assert len(sent) == 2 + 5, sent  # BEGIN, 5 statements, COMMIT
+    assert len(sent) == 2 + 4, sent  # BEGIN, 4 statements, COMMIT

@@ -23,14 +23,15 @@ from portal.origin import Origin
 AUTH_RATE_LIMIT_SETTING = "API_AUTH_RATE_LIMIT"
 
 
-def tokens_response(pair: token_pairs.TokenPair):
+def tokens_response(pair: token_pairs.TokenPair) -> TokensOut:
+    # The model itself: the view's `operation` writes it as JSON in one go (api/spec.py).
     return TokensOut(
         access_token=pair.access_token,
         refresh_token=pair.refresh_token,
         expires_in=pair.expires_in,
         user=UserOut.of(pair.user),
         device_token=pair.session.device_token,
-    ).model_dump(mode="json")
+    )
 
 
 def signed_in(flow, *args, device_token: str | None, **kwargs):
