@@ -52,6 +52,11 @@ def database_url(scale: int) -> str:
     return base.set(database=f"portal_bench_{scale}").render_as_string(hide_password=False)
 
 
+def seeding(what: str) -> float:
+    print(f"seeding {what} ...", flush=True)
+    return time.monotonic()
+
+
 def seed(scale: int, user_sessions: int) -> str:
     """A migrated database with `scale` users and 5 sessions each, kept for the next run;
     the benchmark accounts are made fresh each time."""
@@ -76,8 +81,7 @@ def seed(scale: int, user_sessions: int) -> str:
     with engine.begin() as conn:
         have = conn.scalar(text("SELECT count(*) FROM users WHERE email LIKE 'user%@example.com'"))
         if have < scale:
-            started = time.monotonic()
-            print(f"seeding {scale:,} users ...", flush=True)
+            started = seeding(f"{scale:,} users")
             conn.execute(
                 text(
                     "INSERT INTO users (id, email, username, password_hash, is_verified, "
@@ -98,8 +102,7 @@ def seed(scale: int, user_sessions: int) -> str:
             {"last": f"user{scale}@example.com"},
         )
         if not seeded:
-            started = time.monotonic()
-            print(f"seeding {SESSIONS_PER_USER * scale:,} sessions ...", flush=True)
+            started = seeding(f"{SESSIONS_PER_USER * scale:,} sessions")
             conn.execute(
                 text(
                     "INSERT INTO sessions (id, user_id, kind, user_agent, device_label, "

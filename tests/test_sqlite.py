@@ -35,6 +35,20 @@ def sqlite_app(tmp_path):
         db.engine.dispose()
 
 
+def signed_up(app, email: str, username: str) -> Browser:
+    """A browser that signed up and confirmed its address with the code it was sent."""
+    outbox = []
+    collect = lambda sender, message, **kw: outbox.append(message)  # noqa: E731
+    email_sent.connect(collect)
+    try:
+        browser = Browser(app.test_client())
+        browser.sign_up(email=email, username=username)
+        browser.verify(last_code(outbox), email=email)
+    finally:
+        email_sent.disconnect(collect)
+    return browser
+
+
 def test_migrations_build_the_schema_on_sqlite(sqlite_app):
     tables = set(inspect(db.engine).get_table_names())
 
@@ -68,16 +82,7 @@ def test_sign_up_verify_and_sign_in_on_sqlite(sqlite_app):
 def test_a_spent_guessing_budget_holds_sign_in_on_sqlite(sqlite_app):
     """Sign-in reads the account's budget in its own look-up, by a key made in SQL
     (models.uuid_text): on SQLite too it is the key the failures were counted under."""
-    outbox = []
-    collect = lambda sender, message, **kw: outbox.append(message)  # noqa: E731
-    email_sent.connect(collect)
-    try:
-        browser = Browser(sqlite_app.test_client())
-        browser.sign_up(email="kim@example.com", username="kim")
-        browser.verify(last_code(outbox), email="kim@example.com")
-        browser.sign_out()
-    finally:
-        email_sent.disconnect(collect)
+    signed_up(sqlite_app, "kim@example.com", "kim").sign_out()
     stranger = Browser(sqlite_app.test_client())
     for _ in range(10):
         wrong = stranger.post("/signin", {"login": "kim", "password": "not the password 1"})
@@ -97,15 +102,7 @@ def test_uuid_text_writes_a_uuid_as_python_does_on_sqlite(sqlite_app):
 def test_the_api_lists_sessions_on_sqlite(sqlite_app):
     """GET /sessions writes its rows as they come (ids as text by models.uuid_text, times
     as SQLite keeps them): the same shape as on PostgreSQL."""
-    outbox = []
-    collect = lambda sender, message, **kw: outbox.append(message)  # noqa: E731
-    email_sent.connect(collect)
-    try:
-        browser = Browser(sqlite_app.test_client())
-        browser.sign_up(email="lee@example.com", username="lee")
-        browser.verify(last_code(outbox), email="lee@example.com")
-    finally:
-        email_sent.disconnect(collect)
+    signed_up(sqlite_app, "lee@example.com", "lee")
     client = sqlite_app.test_client()
     tokens = client.post(
         "/api/v1/auth/login", json={"email": "lee@example.com", "password": STRONG_PASSWORD}
