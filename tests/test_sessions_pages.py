@@ -13,6 +13,11 @@ def rows(html: str) -> list[str]:
     return re.findall(r'<tr id="session-([0-9a-f-]+)"', html)
 
 
+def row_of(html: str, session_id: str) -> str:
+    """The HTML of one session's row."""
+    return html[html.index(f'id="session-{session_id}"') :].split("</tr>")[0]
+
+
 def test_the_sessions_page_shows_twenty_five_at_a_time(auth, user):
     add_sessions(user, 70)  # with the signed-in one: 71
 
@@ -97,13 +102,11 @@ def test_the_rows_show_labels_as_text_and_end_every_session_but_this_one(auth, u
     ids = rows(html)
     this, others = ids[0], ids[1:]
     assert len(others) == 2
-    this_row = html[html.index(f'id="session-{this}"') :]
-    assert "This device" in this_row[: this_row.index("</tr>")]
-    assert "Sign out</button>" not in this_row[: this_row.index("</tr>")]
+    assert "This device" in row_of(html, this)
+    assert "Sign out</button>" not in row_of(html, this)
     token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
     for other in others:
-        row = html[html.index(f'id="session-{other}"') :]
-        row = row[: row.index("</tr>")]
+        row = row_of(html, other)
         assert f'action="/sessions/{other}/end"' in row
         assert f'hx-delete="/sessions/{other}/end"' in row
         assert f'value="{token}"' in row and "App" in row and "This device" not in row
@@ -132,12 +135,10 @@ def test_this_device_is_marked_wherever_it_sits_in_the_list(auth, user):
     html = auth.get("/sessions").get_data(as_text=True)
 
     ids = rows(html)
-    marked = [
-        i for i in ids if "This device" in html[html.index(f'id="session-{i}"') :].split("</tr>")[0]
-    ]
+    marked = [i for i in ids if "This device" in row_of(html, i)]
     assert len(ids) == 4 and len(marked) == 1 and ids.index(marked[0]) == 2
     for other in ids[:2]:
-        row = html[html.index(f'id="session-{other}"') :].split("</tr>")[0]
+        row = row_of(html, other)
         assert f'action="/sessions/{other}/end"' in row
         assert (
             '<time datetime="2026-01-02T03:04:05.000006+00:00">2 Jan 2026, 03:04 UTC</time>' in row
